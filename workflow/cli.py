@@ -1,0 +1,441 @@
+"""The ``segments`` command line (DESIGN §4): Typer commands, Rich output, one exit-code policy.
+
+Exit codes: 0 done; 2 bad usage or bad input (one line on stderr, no traceback); 1 unexpected
+failure. Heavy libraries (pandas, scikit-learn, mlflow, panel) are imported inside the commands so
+that ``segments --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from workflow.errors import SegmentsError
+
+app = typer.Typer(
+    name="segments",
+    help="Customer segmentation: generate or read shipments, sweep K-means in MLflow, promote, score, explore.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+# Rich assumes 80 columns when output is not a terminal (CI logs, pipes): too narrow for the sweep table.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+ExperimentOption = Annotated[str, typer.Option("--experiment", help="MLflow experiment name.")]
+ModelNameOption = Annotated[str, typer.Option("--model-name", help="Registered model name.")]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option("--columns", help="Map the file's column names: customer_id=Customer,date=OrderDate,amount=Revenue."),
+]
+DEFAULT_NAME = "customer-segments"
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 20_000,
+    months: Annotated[int, typer.Option("--months", min=1, max=120, help="Months of history.")] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 0,
+) -> None:
+    """Write realistic synthetic shipments of a parcel carrier (and the archetype of each customer beside it)."""
+    from workflow.synth import generate_shipments, write_dataset
+
+    started = time.perf_counter()
+    with err_console.status(f"generating {customers:,} customers × {months} months"):
+        shipments, truth = generate_shipments(customers, months, seed)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        truth_path = write_dataset(shipments, truth, out)
+    console.print(
+        f"wrote {len(shipments):,} shipments of {customers:,} customers to [bold]{out}[/] "
+        f"(ground truth: {truth_path}) in {time.perf_counter() - started:.1f} s"
+    )
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv or .parquet).")],
+    columns: ColumnsOption = None,
+    k: Annotated[str, typer.Option("--k", help="k to sweep: a range 2-10, a number, or a list 3,5,8.")] = "2-10",
+    features: Annotated[
+        str | None, typer.Option("--features", help="Comma-separated features (default: all the data allows).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for K-means, samples and subsamples.")] = 0,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: day after the last shipment).")
+    ] = None,
+    choose: Annotated[
+        int | None, typer.Option("--choose", help="Register this k instead of the recommended one.")
+    ] = None,
+    n_init: Annotated[int, typer.Option("--n-init", min=1, help="K-means restarts per k.")] = 10,
+    home_country: Annotated[str, typer.Option("--home-country", help="Home country (ISO alpha-2).")] = "FR",
+    max_bad_share: Annotated[
+        float, typer.Option("--max-bad-share", min=0.0, max=1.0, help="Stop above this share of invalid rows.")
+    ] = 0.05,
+    experiment: ExperimentOption = DEFAULT_NAME,
+    model_name: ModelNameOption = DEFAULT_NAME,
+) -> None:
+    """Validate, build features, sweep k, log every k to MLflow, register the recommended k as [bold]candidate[/]."""
+    import pandas as pd
+
+    from workflow import tracking
+    from workflow.clustering import fit_sweep, parse_k_range, recommend_k
+    from workflow.data import data_digest, parse_column_mapping, read_shipments
+    from workflow.errors import DataError
+    from workflow.features import build_features
+
+    ks = parse_k_range(k)
+    if choose is not None and choose not in ks:
+        raise DataError(f"--choose {choose} is not in --k {k}")
+    as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
+    requested = [name.strip() for name in features.split(",") if name.strip()] if features else None
+    tracking.configure()
+    reaped = tracking.reap_stale_runs(experiment)
+    if reaped:
+        err_console.print(f"marked {reaped} stale RUNNING run(s) KILLED (their process is gone)")
+
+    with err_console.status(f"reading and validating {data}"):
+        shipments, report = read_shipments(data, columns=parse_column_mapping(columns), max_bad_share=max_bad_share)
+    _print_report(report)
+    with err_console.status("building customer features"):
+        table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country.upper())
+        as_of_text = str((as_of_ts or (shipments["date"].max().normalize() + pd.Timedelta(days=1))).date())
+        digest = data_digest(shipments)
+    console.print(
+        f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
+    )
+    with _progress() as progress:
+        task = progress.add_task("fitting", total=len(ks))
+
+        sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
+        progress.update(task, completed=len(ks), description="fitted")
+        recommendation = recommend_k(sweep.table())
+        log_task = progress.add_task("logging to MLflow", total=len(ks) + 1)
+        context = tracking.SweepContext(
+            data_path=str(Path(data).resolve()),
+            data_digest=digest,
+            as_of=as_of_text,
+            n_rows=len(shipments),
+            home_country=home_country.upper(),
+            report=report,
+            features=table,
+            k_spec=k,
+        )
+        result = tracking.log_sweep(
+            sweep,
+            recommendation,
+            context,
+            chosen_k=choose,
+            experiment=experiment,
+            model_name=model_name,
+            on_step=_advance(progress, log_task, "logging"),
+        )
+        progress.update(log_task, completed=len(ks) + 1, description="logged")
+    _print_sweep(sweep.table(), recommendation.k, result.k)
+    console.print(f"[bold]Recommendation:[/] {recommendation.reason}")
+    if sweep.silhouette_sample_size < sweep.n_customers:
+        console.print(f"(silhouette on a seeded sample of {sweep.silhouette_sample_size:,} customers)")
+    console.print(
+        f"registered [bold]{model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
+        f"[bold]candidate[/]; next: [cyan]segments promote {result.version}[/]"
+    )
+
+
+def _advance(progress: Progress, task: object, verb: str):
+    first = [True]
+
+    def step(text: str) -> None:
+        if not first[0]:
+            progress.advance(task)
+        first[0] = False
+        progress.update(task, description=f"{verb} {text.removeprefix(verb).strip()}")
+
+    return step
+
+
+def _parse_date(text: str, option: str):
+    import pandas as pd
+
+    from workflow.errors import DataError
+
+    try:
+        return pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
+    except (ValueError, TypeError):
+        raise DataError(f"{option} {text}: expected a date YYYY-MM-DD") from None
+
+
+def _print_report(report) -> None:
+    if report.problems:
+        err_console.print(f"[yellow]validation:[/] {report.summary()}")
+    else:
+        err_console.print(f"validation: {report.rows_read:,} rows, all valid")
+
+
+def _print_sweep(table, recommended: int, chosen: int) -> None:
+    view = Table(title="Sweep over k", show_lines=False)
+    for header in ("k", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability ARI", "min share", ""):
+        view.add_column(header, justify="right")
+    for k_value, row in table.iterrows():
+        mark = []
+        if k_value == recommended:
+            mark.append("recommended")
+        if k_value == chosen and chosen != recommended:
+            mark.append("chosen")
+        style = "bold green" if k_value == chosen else None
+        view.add_row(
+            str(k_value),
+            f"{row['silhouette']:.3f}",
+            f"{row['calinski_harabasz']:,.0f}",
+            f"{row['davies_bouldin']:.3f}",
+            f"{row['stability_ari']:.2f}",
+            f"{row['min_cluster_share']:.1%}",
+            ", ".join(mark),
+            style=style,
+        )
+    console.print(view)
+
+
+@app.command()
+def models(model_name: ModelNameOption = DEFAULT_NAME) -> None:
+    """List registered versions: version, aliases, k, silhouette, stability, data, created."""
+    from workflow import tracking
+
+    rows = tracking.list_versions(model_name)
+    view = Table(title=f"Registered model {model_name}")
+    for header in ("version", "aliases", "k", "silhouette", "stability", "data", "digest", "created (UTC)"):
+        view.add_column(header)
+    for row in rows:
+        view.add_row(
+            row.version,
+            ", ".join(row.aliases),
+            str(row.k),
+            f"{row.silhouette:.3f}",
+            f"{row.stability_ari:.2f}",
+            Path(row.data_path).name,
+            row.data_digest,
+            row.created.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(view)
+    trail = tracking.audit_trail(model_name)
+    if trail:
+        console.print("[bold]Recent alias moves[/]")
+        for event in trail[-5:]:
+            console.print(f"  {event}")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Version number to promote.")],
+    alias: Annotated[str, typer.Option("--alias", help="Alias to give it.")] = "production",
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Override failed metric gates (needs --reason).")] = False,
+    min_silhouette: Annotated[float, typer.Option("--min-silhouette", help="Silhouette gate.")] = 0.25,
+    min_stability: Annotated[float, typer.Option("--min-stability", help="Stability (ARI) gate.")] = 0.8,
+    model_name: ModelNameOption = DEFAULT_NAME,
+) -> None:
+    """Move an alias (default [bold]production[/]) to VERSION after the quality gates pass."""
+    from workflow import tracking
+
+    gates = tracking.Gates(min_silhouette=min_silhouette, min_stability=min_stability)
+    result = tracking.promote(version, alias=alias, reason=reason, force=force, gates=gates, model_name=model_name)
+    if result["changed"] == "no":
+        console.print(f"version {version} already holds '{alias}': nothing to do")
+        return
+    before = f" (was version {result['previous']}, now '{'previous-' + alias}')" if result["previous"] else ""
+    console.print(f"'{alias}' → version [bold]{result['version']}[/]{before}, by {result['by']} at {result['at']}")
+
+
+@app.command()
+def rollback(
+    alias: Annotated[str, typer.Option("--alias", help="Alias to roll back.")] = "production",
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
+    model_name: ModelNameOption = DEFAULT_NAME,
+) -> None:
+    """Give the alias back to the version that held it before (the two swap)."""
+    from workflow import tracking
+
+    result = tracking.rollback(alias=alias, reason=reason, model_name=model_name)
+    console.print(f"'{alias}' rolled back to version [bold]{result['version']}[/] (from {result['previous']})")
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    model: Annotated[
+        str, typer.Option("--model", help="Alias, version, or models:/NAME@ALIAS URI.")
+    ] = "models:/customer-segments@production",
+    columns: ColumnsOption = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
+) -> None:
+    """Write one row per customer: customer_id, segment, segment_name and the model's features."""
+    from workflow import tracking
+    from workflow.data import parse_column_mapping, read_shipments
+    from workflow.errors import DataError
+    from workflow.features import build_features
+
+    if out.suffix.lower() not in {".csv", ".parquet"}:
+        raise DataError(f"{out}: unsupported output type '{out.suffix}'; use .csv or .parquet")
+    with err_console.status(f"loading {model}"):
+        segment_model = tracking.load_segment_model(model)
+    with err_console.status(f"reading {data}"):
+        shipments, report = read_shipments(data, columns=parse_column_mapping(columns))
+    _print_report(report)
+    with err_console.status(f"scoring with version {segment_model.version}"):
+        as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
+        table = build_features(shipments, as_of=as_of_ts, home_country=segment_model.home_country)
+        scored = segment_model.score(table, lang=lang).reset_index()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            scored.to_csv(out, index=False)
+        else:
+            scored.to_parquet(out, index=False)
+    counts = scored["segment_name"].value_counts()
+    console.print(f"scored {len(scored):,} customers with {segment_model.name} v{segment_model.version} → {out}")
+    for name, count in counts.items():
+        console.print(f"  {count:>9,}  {name}")
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 5006,
+    model: Annotated[str, typer.Option("--model", help="Alias, version or models:/ URI to open.")] = "production",
+    data: Annotated[Path | None, typer.Option("--data", help="Shipments to explore (default: training data).")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Open a browser tab.")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="Interface language: en or fr.")] = None,
+    address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
+    basic_auth: Annotated[
+        str | None, typer.Option("--basic-auth", help="Panel basic auth: a password or a JSON credentials file.")
+    ] = None,
+    cookie_secret: Annotated[
+        str | None, typer.Option("--cookie-secret", envvar="SEGMENTS_COOKIE_SECRET", help="Cookie signing secret.")
+    ] = None,
+    ui_address: Annotated[
+        str | None, typer.Option("--ui", envvar="SEGMENTS_MLFLOW_UI", help="MLflow UI address for run links.")
+    ] = None,
+    model_name: ModelNameOption = DEFAULT_NAME,
+) -> None:
+    """Serve the Panel dashboard on the registered model (read only)."""
+    from dashboard.app import serve
+
+    from workflow import tracking
+
+    tracking.configure()
+    console.print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
+    serve(
+        port=port,
+        address=address,
+        model_ref=model,
+        data_path=str(data) if data else None,
+        lang=lang,
+        show=show,
+        basic_auth=basic_auth,
+        cookie_secret=cookie_secret,
+        ui_address=ui_address,
+        model_name=model_name,
+    )
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port of the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the MLflow UI on this project's store (plain `mlflow ui` would open another database)."""
+    from workflow import tracking
+
+    command = tracking.ui_command(port, host)
+    console.print(f"MLflow UI on http://{host}:{port} — {tracking.tracking_uri()}")
+    os.execv(command[0], command)  # replace this process: Ctrl-C goes straight to the server
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after promote (no dashboard).")] = False,
+    customers: Annotated[int, typer.Option("--customers", min=100, help="Customers to generate.")] = 20_000,
+    port: Annotated[int, typer.Option("--port", help="Dashboard port.")] = 5006,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the demo data.")] = Path("data/demo.parquet"),
+) -> None:
+    """Generate → train → promote → dashboard: the first thing a newcomer runs."""
+    from workflow import tracking
+
+    console.rule("1/4 generate")
+    generate(out=out, customers=customers, months=12, seed=0)
+    console.rule("2/4 train")
+    train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10,
+          home_country="FR", max_bad_share=0.05, experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
+    console.rule("3/4 promote")
+    version = tracking.resolve_version("candidate")
+    promote(version=version, alias="production", reason="segments demo", force=False,
+            min_silhouette=0.25, min_stability=0.8, model_name=DEFAULT_NAME)  # fmt: skip
+    if no_serve:
+        console.print(
+            "done (--no-serve): explore with [cyan]segments dashboard[/], compare runs with [cyan]segments ui[/]"
+        )
+        return
+    console.rule("4/4 dashboard")
+    dashboard(port=port, model="production", data=None, show=False, lang=None, address="127.0.0.1",
+              basic_auth=None, cookie_secret=None, ui_address=None, model_name=DEFAULT_NAME)  # fmt: skip
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (0 done, 2 bad input, 1 unexpected)."""
+    try:
+        app(args=argv, prog_name="segments", standalone_mode=False)
+    except SegmentsError as error:
+        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err_console.print("interrupted")
+        return 130
+    except Exception as error:  # an unexpected failure: one line, the traceback on demand
+        if os.environ.get("SEGMENTS_DEBUG"):
+            raise
+        err_console.print(
+            f"[red]unexpected error:[/] {type(error).__name__}: {error} (set SEGMENTS_DEBUG=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 1
+    return 0
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM becomes KeyboardInterrupt so that open MLflow runs are ended KILLED, not left RUNNING.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,380 @@
+"""K-means sweep over k: the model pipeline, quality and stability metrics, and the k recommendation.
+
+Pure computation on DataFrames and arrays; tracking and plotting live elsewhere.
+
+The pipeline is ``transform → scale → kmeans``:
+
+* ``transform`` applies ``log1p`` to counts, durations and weights and ``asinh`` (the signed log:
+  ``asinh(x) ≈ log(2x)`` for large x, odd, linear near 0) to money. Their tails are heavy (a B2B
+  account ships 1000× more than a private sender); without it K-means spends its clusters on
+  outliers. ``asinh`` keeps net refunds (negative revenue) finite and ordered. Both are numpy
+  ufuncs, so the saved model needs nothing from this package to load (skops trusts them by name).
+* ``scale`` standardises, so that every feature weighs the same in the Euclidean distance.
+* ``kmeans`` is Lloyd's K-means with ``n_init`` restarts: one restart misses the best solution
+  often enough on real data (DESIGN §7) that labels would change between runs.
+
+The transform and the scaler do not depend on k, so the sweep fits them once and reuses the scaled
+matrix for every k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_samples,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from workflow.errors import DataError
+from workflow.features import COUNT_FEATURES, MONEY_FEATURES
+
+#: Above this many customers the silhouette (O(n²)) is computed on a seeded sample of this size.
+SILHOUETTE_SAMPLE_SIZE = 10_000
+#: Stability: refits on this many random subsamples of this fraction of the customers (capped in size).
+STABILITY_RESAMPLES = 5
+STABILITY_FRACTION = 0.8
+STABILITY_MAX_SAMPLE = 50_000
+#: Recommendation thresholds: every segment at least this share of customers, and labels this stable.
+MIN_CLUSTER_SHARE = 0.02
+MIN_STABILITY_ARI = 0.8
+
+METRIC_NAMES: tuple[str, ...] = (
+    "silhouette",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "inertia",
+    "stability_ari",
+    "min_cluster_share",
+    "n_clusters",
+)
+
+ProgressCallback = Callable[[str], None]
+
+
+def make_pipeline(features: Sequence[str], n_clusters: int, *, random_state: int = 0, n_init: int = 10) -> Pipeline:
+    """The unfitted model: log1p / asinh on skewed features, standard scaling, K-means.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Input columns, in the order of the DataFrame given to ``fit`` and ``predict``.
+    n_clusters : int
+        Number of segments.
+    random_state, n_init : int
+        K-means seed and number of restarts.
+    """
+    counts = [name for name in features if name in COUNT_FEATURES]
+    money = [name for name in features if name in MONEY_FEATURES]
+    transform = ColumnTransformer(
+        [
+            ("log1p", _ufunc_transformer(np.log1p, np.expm1), counts),
+            ("asinh", _ufunc_transformer(np.arcsinh, np.sinh), money),
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    return Pipeline(
+        [
+            ("transform", transform),
+            ("scale", StandardScaler()),
+            ("kmeans", KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)),
+        ]
+    )
+
+
+def _ufunc_transformer(func: np.ufunc, inverse: np.ufunc) -> FunctionTransformer:
+    return FunctionTransformer(func, inverse_func=inverse, feature_names_out="one-to-one", validate=False)
+
+
+def transformed_feature_order(pipeline: Pipeline) -> list[str]:
+    """Column order after the ``transform`` step (ColumnTransformer puts transformed columns first)."""
+    return list(pipeline.named_steps["transform"].get_feature_names_out())
+
+
+def scaled_space(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
+    """The customers in the model's scaled space (where K-means measures distances)."""
+    return pipeline[:-1].transform(features[list(pipeline.feature_names_in_)])
+
+
+def centroids_real_units(pipeline: Pipeline) -> pd.DataFrame:
+    """K-means centres mapped back through the scaler and the log transform, one row per segment.
+
+    Because the log is undone after averaging, a centre is a geometric-mean-like typical customer,
+    not the arithmetic mean of the segment (that one is in the profile).
+    """
+    kmeans = pipeline.named_steps["kmeans"]
+    centres = pipeline.named_steps["scale"].inverse_transform(kmeans.cluster_centers_)
+    frame = pd.DataFrame(centres, columns=transformed_feature_order(pipeline))
+    for step, _, columns in pipeline.named_steps["transform"].transformers_:
+        if step in {"log1p", "asinh"} and len(columns):
+            inverse = pipeline.named_steps["transform"].named_transformers_[step].inverse_func
+            frame[columns] = inverse(frame[columns].to_numpy())
+    frame = frame[list(pipeline.feature_names_in_)]
+    frame.index = pd.RangeIndex(len(frame), name="segment")
+    return frame
+
+
+@dataclass
+class Trial:
+    """One fitted k of the sweep."""
+
+    k: int
+    pipeline: Pipeline
+    labels: np.ndarray
+    metrics: dict[str, float]
+    #: Per-customer silhouette values of the silhouette sample (for the silhouette plot).
+    silhouette_values: np.ndarray = field(repr=False)
+
+
+@dataclass
+class Sweep:
+    """The result of :func:`fit_sweep`."""
+
+    features: list[str]
+    trials: list[Trial]
+    silhouette_sample_size: int
+    n_customers: int
+    random_state: int
+    n_init: int
+    silhouette_labels_index: np.ndarray = field(repr=False)
+
+    def trial(self, k: int) -> Trial:
+        """The trial for ``k``; ``DataError`` if k was not part of the sweep."""
+        for trial in self.trials:
+            if trial.k == k:
+                return trial
+        raise DataError(f"k={k} is not in the sweep ({', '.join(str(t.k) for t in self.trials)})")
+
+    def table(self) -> pd.DataFrame:
+        """One row per k with every metric (the ``sweep.csv`` artifact)."""
+        return pd.DataFrame([{"k": t.k, **t.metrics} for t in self.trials]).set_index("k")
+
+
+def parse_k_range(text: str) -> list[int]:
+    """Parse ``--k``: ``"2-10"``, ``"4"`` or ``"3,5,8"`` into a sorted list of k ≥ 2."""
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-", 1))
+            if low > high:
+                raise DataError(f"--k {text}: the range is reversed; write {high}-{low}")
+            ks = list(range(low, high + 1))
+        else:
+            ks = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise DataError(f"--k {text}: expected a range like 2-10, a number, or a list like 3,5,8") from None
+    if min(ks) < 2:
+        raise DataError(f"--k {text}: k must be at least 2 (one segment is not a segmentation)")
+    return ks
+
+
+def fit_sweep(
+    features: pd.DataFrame,
+    ks: Sequence[int],
+    *,
+    random_state: int = 0,
+    n_init: int = 10,
+    silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
+    stability_resamples: int = STABILITY_RESAMPLES,
+    on_step: ProgressCallback | None = None,
+) -> Sweep:
+    """Fit one pipeline per k and measure each.
+
+    Parameters
+    ----------
+    features : DataFrame
+        One row per customer, numeric feature columns (from ``build_features``).
+    ks : sequence of int
+        Values of k, each at least 2.
+    random_state, n_init : int
+        K-means seed and restarts; the silhouette sample and the stability subsamples derive from
+        the same seed, so a sweep is reproducible.
+    silhouette_sample_size : int
+        The silhouette is computed on a seeded sample of this many customers when there are more.
+    stability_resamples : int
+        Number of subsample refits behind ``stability_ari``.
+    on_step : callable, optional
+        Called with a short description before each k (for progress bars).
+
+    Raises
+    ------
+    DataError
+        Fewer distinct customers than the largest k, non-finite values, or constant features only.
+    """
+    ks = sorted(set(ks))
+    _check_sweep_input(features, ks)
+    base = make_pipeline(list(features.columns), ks[0], random_state=random_state, n_init=n_init)
+    prep = base[:-1].fit(features)
+    scaled = prep.transform(features)
+    rng = np.random.default_rng(random_state)
+    sample_index = _silhouette_sample(len(features), silhouette_sample_size, rng)
+    subsamples = _stability_subsamples(len(features), stability_resamples, rng)
+
+    trials = []
+    for k in ks:
+        if on_step is not None:
+            on_step(f"k={k}")
+        kmeans = clone(base.named_steps["kmeans"]).set_params(n_clusters=k)
+        labels = kmeans.fit_predict(scaled)
+        pipeline = Pipeline(
+            [
+                ("transform", prep.named_steps["transform"]),
+                ("scale", prep.named_steps["scale"]),
+                ("kmeans", kmeans),
+            ]
+        )
+        values = silhouette_samples(scaled[sample_index], labels[sample_index])
+        metrics = _metrics(scaled, labels, kmeans, values, subsamples, random_state)
+        trials.append(Trial(k=k, pipeline=pipeline, labels=labels, metrics=metrics, silhouette_values=values))
+    return Sweep(
+        features=list(features.columns),
+        trials=trials,
+        silhouette_sample_size=len(sample_index),
+        n_customers=len(features),
+        random_state=random_state,
+        n_init=n_init,
+        silhouette_labels_index=sample_index,
+    )
+
+
+def _check_sweep_input(features: pd.DataFrame, ks: list[int]) -> None:
+    values = features.to_numpy(dtype="float64")
+    if not np.isfinite(values).all():
+        bad = features.columns[~np.isfinite(values).all(axis=0)]
+        raise DataError(f"features {', '.join(bad)} have non-finite values")
+    n_distinct = len(np.unique(values, axis=0))
+    if n_distinct < max(ks):
+        raise DataError(f"only {n_distinct} distinct customers for k up to {max(ks)}: use a smaller --k or more data")
+    if (values.std(axis=0) == 0).all():
+        raise DataError("every feature is constant across customers: nothing to segment")
+
+
+def _silhouette_sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=size, replace=False))
+
+
+def _stability_subsamples(n: int, resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    size = min(int(n * STABILITY_FRACTION), STABILITY_MAX_SAMPLE)
+    return [rng.choice(n, size=size, replace=False) for _ in range(resamples)]
+
+
+def _metrics(
+    scaled: np.ndarray,
+    labels: np.ndarray,
+    kmeans: KMeans,
+    silhouette_values: np.ndarray,
+    subsamples: list[np.ndarray],
+    random_state: int,
+) -> dict[str, float]:
+    k = kmeans.n_clusters
+    shares = np.bincount(labels, minlength=k) / len(labels)
+    n_found = int((shares > 0).sum())
+    if n_found > 1:
+        calinski = float(calinski_harabasz_score(scaled, labels))
+        davies = float(davies_bouldin_score(scaled, labels))
+    else:
+        calinski, davies = float("nan"), float("nan")
+    return {
+        "silhouette": float(silhouette_values.mean()),
+        "calinski_harabasz": calinski,
+        "davies_bouldin": davies,
+        "inertia": float(kmeans.inertia_),
+        "stability_ari": _stability(scaled, labels, kmeans, subsamples, random_state),
+        "min_cluster_share": float(shares.min()),
+        "n_clusters": float(n_found),
+    }
+
+
+def _stability(
+    scaled: np.ndarray, labels: np.ndarray, kmeans: KMeans, subsamples: list[np.ndarray], random_state: int
+) -> float:
+    """Mean ARI between the full model's labels and models refitted on subsamples, compared on all data.
+
+    Refits use other seeds, so the score catches both sampling noise and sensitivity to the start
+    (Hennig 2007, "Cluster-wise assessment of cluster stability", uses the same resampling idea).
+    """
+    if not subsamples:
+        return float("nan")
+    scores = []
+    for offset, index in enumerate(subsamples, start=1):
+        refit = clone(kmeans).set_params(random_state=random_state + offset).fit(scaled[index])
+        scores.append(adjusted_rand_score(labels, refit.predict(scaled)))
+    return float(np.mean(scores))
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The recommended k and the one sentence that explains it."""
+
+    k: int
+    reason: str
+
+
+def recommend_k(
+    table: pd.DataFrame,
+    *,
+    min_cluster_share: float = MIN_CLUSTER_SHARE,
+    min_stability: float = MIN_STABILITY_ARI,
+) -> Recommendation:
+    """Pick k: the best silhouette among the k whose segments are all big enough and whose labels are stable.
+
+    Silhouette alone favours k=2 on skewed customer data and ignores whether the segments would
+    survive a re-run; a tiny segment is no use to an analyst. So k is first filtered on
+    ``min_cluster_share`` and ``stability_ari``; if none passes both, the size rule is kept and
+    stability relaxed; if still none, the plain best silhouette is taken and the sentence says so.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``Sweep.table()``: indexed by k with ``silhouette``, ``stability_ari`` and ``min_cluster_share``.
+    """
+    big_enough = table["min_cluster_share"] >= min_cluster_share
+    stable = table["stability_ari"] >= min_stability
+    size_text = f"every segment ≥ {min_cluster_share:.0%} of customers"
+    stable_text = f"stability ARI ≥ {min_stability:.2f}"
+    for mask, rule in (
+        (big_enough & stable, f"{size_text} and {stable_text}"),
+        (big_enough, f"{size_text} (no k reached {stable_text})"),
+    ):
+        if mask.any():
+            return _pick(table, mask, rule)
+    return _pick(table, pd.Series(True, index=table.index), f"no k met {size_text}; best silhouette overall")
+
+
+def _pick(table: pd.DataFrame, eligible: pd.Series, rule: str) -> Recommendation:
+    candidates = table.loc[eligible, "silhouette"].sort_values(ascending=False, kind="stable")
+    k = int(candidates.index[0])
+    row = table.loc[k]
+    reason = (
+        f"k={k}: highest silhouette ({row['silhouette']:.3f}) among the {len(candidates)} of {len(table)} k "
+        f"with {rule}; stability ARI {row['stability_ari']:.2f}, "
+        f"smallest segment {row['min_cluster_share']:.1%}"
+    )
+    if len(candidates) > 1:
+        runner_up = int(candidates.index[1])
+        reason += f"; next best k={runner_up} ({candidates.iloc[1]:.3f})"
+    rejected = [int(k_) for k_ in table.index[~eligible]]
+    if rejected:
+        reason += f"; rejected k={','.join(map(str, rejected))}"
+    return Recommendation(k=k, reason=reason + ".")
+
+
+def assign_segments(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
+    """Segment of each customer under a fitted pipeline; checks the model's features are present."""
+    expected = list(pipeline.feature_names_in_)
+    missing = [name for name in expected if name not in features.columns]
+    if missing:
+        raise DataError(f"the model needs feature(s) {', '.join(missing)}, which the data cannot provide")
+    return pipeline.predict(features[expected]).astype("int64")

@@ -1,0 +1,68 @@
+"""A registered segmentation model as the rest of the product sees it (no MLflow types here).
+
+``workflow.tracking`` builds a ``SegmentModel`` from the registry; the CLI's ``score`` and the
+dashboard use it. Tests can build one directly from a fitted pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from workflow.clustering import assign_segments
+
+
+@dataclass
+class SegmentModel:
+    """A fitted segmentation pipeline with its registry facts and segment names."""
+
+    name: str
+    version: str
+    pipeline: Pipeline
+    segment_names: dict[int, str]
+    segment_names_fr: dict[int, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    recommendation: str = ""
+    run_id: str = ""
+    experiment_id: str = ""
+    created: pd.Timestamp | None = None
+    data_digest: str = ""
+    data_path: str = ""
+    as_of: str = ""
+    home_country: str = "FR"
+    profile: pd.DataFrame | None = None
+
+    @property
+    def features(self) -> list[str]:
+        """The model's input columns, in order."""
+        return list(self.pipeline.feature_names_in_)
+
+    @property
+    def k(self) -> int:
+        """Number of segments."""
+        return int(self.pipeline.named_steps["kmeans"].n_clusters)
+
+    def names(self, lang: str = "en") -> dict[int, str]:
+        """Segment names in ``lang`` (``en`` or ``fr``), falling back to English."""
+        if lang == "fr" and self.segment_names_fr:
+            return self.segment_names_fr
+        return self.segment_names
+
+    def score(self, features: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+        """One row per customer: ``segment``, ``segment_name`` and the model's features.
+
+        Raises ``DataError`` when the data lacks a feature the model needs.
+        """
+        labels = assign_segments(self.pipeline, features)
+        names = self.names(lang)
+        scored = pd.DataFrame(
+            {
+                "segment": labels,
+                "segment_name": pd.Series(labels).map(names).to_numpy(dtype=object),
+            },
+            index=features.index,
+        )
+        return pd.concat([scored, features[self.features]], axis=1)

@@ -1,0 +1,76 @@
+"""Static charts logged with each run (matplotlib, Agg backend): pure functions returning figures."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # no display on servers and in CI; must precede pyplot's import
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+#: Categorical palette with distinguishable hues for up to 10 segments (matplotlib's tab10).
+SEGMENT_COLOURS = [mpl.colormaps["tab10"](i) for i in range(10)]
+
+
+def silhouette_figure(values: np.ndarray, labels: np.ndarray, names: list[str], k: int) -> Figure:
+    """The classic silhouette plot: one horizontal band per segment, sorted values, mean as a line.
+
+    Parameters
+    ----------
+    values : ndarray
+        Silhouette value of each sampled customer.
+    labels : ndarray
+        Segment of each sampled customer (same length as ``values``).
+    names : list of str
+        Segment names, indexed by segment number.
+    k : int
+        Number of segments.
+    """
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.6 * k + 2))
+    y_low = 10
+    for segment in range(k):
+        band = np.sort(values[labels == segment])
+        y = np.arange(y_low, y_low + len(band))
+        colour = SEGMENT_COLOURS[segment % len(SEGMENT_COLOURS)]
+        ax.fill_betweenx(y, 0, band, facecolor=colour, edgecolor=colour, alpha=0.8)
+        ax.text(-0.02, y_low + len(band) / 2, f"{segment}: {names[segment]}", ha="right", va="center", fontsize=8)
+        y_low += len(band) + 10
+    mean = float(values.mean()) if len(values) else float("nan")
+    ax.axvline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.3f}")
+    ax.set_xlim(min(-0.1, float(values.min(initial=0)) - 0.05), 1)
+    ax.set_yticks([])
+    ax.set_xlabel("silhouette value (sampled customers)")
+    ax.set_title(f"Silhouette by segment, k={k}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(table: pd.DataFrame, recommended_k: int) -> Figure:
+    """Elbow (inertia) and silhouette/stability against k, with the recommended k marked."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    ks = table.index.to_numpy()
+    left.plot(ks, table["inertia"], marker="o")
+    left.set_xlabel("k (number of segments)")
+    left.set_ylabel("inertia (within-segment sum of squares)")
+    left.set_title("Elbow")
+    right.plot(ks, table["silhouette"], marker="o", label="silhouette")
+    right.plot(ks, table["stability_ari"], marker="s", label="stability (ARI)")
+    right.set_xlabel("k (number of segments)")
+    right.set_ylabel("score")
+    right.set_ylim(min(0, float(table["silhouette"].min())), 1.05)
+    right.set_title("Quality and stability")
+    right.legend(loc="lower left")
+    for axis in (left, right):
+        axis.axvline(recommended_k, color="grey", linestyle="--", linewidth=1)
+        axis.set_xticks(ks)
+    fig.suptitle(f"Sweep over k — recommended k={recommended_k}")
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    """Release a figure's memory (pyplot keeps every figure alive until closed)."""
+    plt.close(fig)
