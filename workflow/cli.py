@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from workflow.errors import SegmentsError
 
@@ -342,7 +342,6 @@ def dashboard(
 ) -> None:
     """Serve the Panel dashboard on the registered model (read only)."""
     from dashboard.app import serve
-
     from workflow import tracking
 
     tracking.configure()
@@ -410,14 +409,14 @@ def run(argv: list[str] | None = None) -> int:
     except SegmentsError as error:
         err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         return error.exit_code
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         return done.exit_code
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         return 130
+    except TyperException as error:  # usage errors (unknown option, bad value): Typer's own message
+        error.show()
+        return error.exit_code
     except Exception as error:  # an unexpected failure: one line, the traceback on demand
         if os.environ.get("SEGMENTS_DEBUG"):
             raise

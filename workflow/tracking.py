@@ -258,22 +258,22 @@ def log_sweep(
     profiles = {t.k: build_profile(t.pipeline, context.features, t.labels) for t in sweep.trials}
     children: dict[int, str] = {}
     model_uris: dict[int, str] = {}
+    # Runs are started and ended by hand, not with ``with``: the context manager would end them
+    # FAILED on Ctrl-C before we could mark them KILLED.
     try:
-        with mlflow.start_run(experiment_id=exp_id, run_name=f"sweep-{stamp}", tags=_tags("sweep")) as parent:
-            _log_parent(sweep, recommendation, context, chosen)
-            for trial in sweep.trials:
-                if on_step is not None:
-                    on_step(f"logging k={trial.k}")
-                with mlflow.start_run(
-                    experiment_id=exp_id, run_name=f"k={trial.k}", nested=True, tags=_tags("trial")
-                ) as child:
-                    model_uris[trial.k] = _log_trial(trial, sweep, context, profiles[trial.k])
-                    children[trial.k] = child.info.run_id
+        parent = mlflow.start_run(experiment_id=exp_id, run_name=f"sweep-{stamp}", tags=_tags("sweep"))
+        _log_parent(sweep, recommendation, context, chosen)
+        for trial in sweep.trials:
             if on_step is not None:
-                on_step(f"registering k={chosen}")
-            version = _register(
-                model_name, model_uris[chosen], children[chosen], profiles[chosen], recommendation, context
-            )
+                on_step(f"logging k={trial.k}")
+            child = mlflow.start_run(experiment_id=exp_id, run_name=f"k={trial.k}", nested=True, tags=_tags("trial"))
+            model_uris[trial.k] = _log_trial(trial, sweep, context, profiles[trial.k])
+            children[trial.k] = child.info.run_id
+            mlflow.end_run()
+        if on_step is not None:
+            on_step(f"registering k={chosen}")
+        version = _register(model_name, model_uris[chosen], children[chosen], profiles[chosen], recommendation, context)
+        mlflow.end_run()
     except KeyboardInterrupt:
         _end_open_runs("KILLED")
         raise

@@ -1,0 +1,44 @@
+# Two commands for newcomers: `make demo` and `make test`. Each creates .venv if missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo demo-no-serve test lint format bench ui clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## generate data, train, promote, then serve the dashboard on http://127.0.0.1:5006
+demo: $(STAMP)
+	$(BIN)/segments demo
+
+## the same without the dashboard (stops after promote)
+demo-no-serve: $(STAMP)
+	$(BIN)/segments demo --no-serve
+
+## lint, format check and every test (browser tests need /usr/bin/chromium)
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+ui: $(STAMP)
+	$(BIN)/segments ui
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,84 @@
+"""Shared fixtures: a temporary SQLite MLflow store per test, small generated shipments, CLI runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workflow import tracking
+from workflow.cli import run
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh embedded store under ``tmp_path``: ``MLFLOW_TRACKING_URI`` points at it for the test."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("SEGMENTS_USER", "tester")
+    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.configure()
+    yield uri
+    monkeypatch.setattr(tracking, "_configured", None)
+
+
+@pytest.fixture(autouse=True)
+def _end_stray_runs() -> Iterator[None]:
+    """A failing test must not leave an active run that leaks into the next one."""
+    yield
+    import sys
+
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        while mlflow.active_run() is not None:
+            mlflow.end_run(status="FAILED")
+
+
+@dataclass
+class CliResult:
+    """Exit code and captured output of one ``segments`` invocation."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run ``segments ARGS…`` in-process and return its exit code and output."""
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = run([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def small_shipments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated shipments CSV (600 customers, 6 months) with its ground-truth file beside it."""
+    from workflow.synth import generate_shipments, write_dataset
+
+    shipments, customers = generate_shipments(600, 6, seed=3)
+    path = tmp_path_factory.mktemp("data") / "shipments.csv"
+    write_dataset(shipments, customers, path)
+    return path
+
+
+def write_csv(path: Path, text: str) -> Path:
+    """Write a small CSV from a dedented string (helper for hand-made files)."""
+    import textwrap
+
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet output file."""
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)

@@ -1,0 +1,97 @@
+"""The `segments` command line end to end, in-process, on a temporary store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from tests.conftest import read_frame
+
+
+def test_generate_writes_shipments_and_ground_truth(cli, tmp_path: Path) -> None:
+    out = tmp_path / "gen" / "shipments.parquet"
+    result = cli("generate", "--customers", "200", "--months", "3", "--seed", "5", "--out", out)
+    assert result.code == 0, result.err
+    shipments = pd.read_parquet(out)
+    truth = pd.read_parquet(tmp_path / "gen" / "shipments.truth.parquet")
+    assert shipments["customer_id"].nunique() == len(truth) == 200
+    assert {"customer_id", "date", "amount"} <= set(shipments.columns)
+    assert f"{len(shipments):,} shipments" in result.out
+
+
+def test_train_promote_score_models_rollback(cli, mlflow_store: str, small_shipments: Path, tmp_path: Path) -> None:
+    trained = cli("train", "--data", small_shipments, "--k", "2-4", "--n-init", "3")
+    assert trained.code == 0, trained.err
+    assert "Sweep over k" in trained.out
+    assert "Recommendation:" in trained.out
+    assert "version 1" in trained.out
+    for header in ("silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability ARI", "min share"):
+        assert header in trained.out
+    assert "recommended" in trained.out
+
+    promoted = cli("promote", "1", "--reason", "first")
+    assert promoted.code == 0, promoted.err
+    assert "'production' → version 1" in promoted.out
+
+    listed = cli("models")
+    assert listed.code == 0, listed.err
+    assert "candidate, production" in listed.out
+    assert "shipments.csv" in listed.out
+
+    out = tmp_path / "scored.csv"
+    scored = cli("score", "--data", small_shipments, "--out", out)
+    assert scored.code == 0, scored.err
+    table = read_frame(out)
+    shipments = pd.read_csv(small_shipments)
+    assert list(table.columns[:3]) == ["customer_id", "segment", "segment_name"]
+    assert sorted(table["customer_id"]) == sorted(shipments["customer_id"].unique())
+    version = MlflowClient(mlflow_store).get_model_version("customer-segments", "1")
+    names = pd.Series(eval(version.tags["segment_names"]))  # a JSON object of str keys, safe here
+    assert set(table["segment_name"]) <= set(names)
+
+    french = tmp_path / "scored_fr.parquet"
+    assert cli("score", "--data", small_shipments, "--out", french, "--model", "1", "--lang", "fr").code == 0
+    assert read_frame(french)["segment_name"].str.startswith("Expéditeurs").all()
+
+    assert cli("train", "--data", small_shipments, "--k", "3", "--n-init", "2").code == 0
+    assert cli("promote", "2", "--reason", "k=3 for the pilot", "--force").code == 0
+    rolled = cli("rollback")
+    assert rolled.code == 0, rolled.err
+    assert "rolled back to version 1" in rolled.out
+
+
+def test_bad_usage_is_exit_2_with_one_line(cli, mlflow_store: str, small_shipments: Path) -> None:
+    for args, message in [
+        (("train", "--data", small_shipments, "--k", "5-2"), "reversed"),
+        (("train", "--data", small_shipments, "--k", "2-4", "--choose", "9"), "--choose 9 is not in --k 2-4"),
+        (("train", "--data", small_shipments, "--as-of", "yesterday"), "--as-of yesterday"),
+        (("promote", "3"), "no registered model"),
+        (("score", "--data", small_shipments, "--out", "x.txt"), "unsupported output type"),
+    ]:
+        result = cli(*args)
+        assert result.code == 2, (args, result.out, result.err)
+        lines = [line for line in result.err.splitlines() if line.strip()]
+        assert len(lines) == 1, result.err
+        assert message in lines[0]
+        assert "Traceback" not in result.err
+
+
+def test_unknown_option_is_a_usage_error(cli) -> None:
+    result = cli("train", "--nope")
+    assert result.code == 2
+    assert "No such option" in result.err
+
+
+def test_console_script_and_module_entry_points() -> None:
+    for command in (
+        [sys.executable, "-m", "workflow", "--help"],
+        [str(Path(sys.executable).parent / "segments"), "--help"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stderr
+        for name in ("generate", "train", "models", "promote", "rollback", "score", "dashboard", "ui", "demo"):
+            assert name in done.stdout

@@ -1,0 +1,186 @@
+"""The K-means sweep: pipeline, metrics, stability and the k recommendation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from workflow.clustering import (
+    METRIC_NAMES,
+    assign_segments,
+    centroids_real_units,
+    fit_sweep,
+    make_pipeline,
+    parse_k_range,
+    recommend_k,
+    scaled_space,
+)
+from workflow.errors import DataError
+
+
+def blob_features(n: int = 600, centers: int = 4, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Well-separated blobs dressed as customer features (positive counts and money, shares)."""
+    points, truth = make_blobs(n, centers=centers, n_features=3, cluster_std=0.4, random_state=seed)
+    frame = pd.DataFrame(
+        {
+            "frequency": np.exp(points[:, 0] / 3 + 2),
+            "monetary": np.exp(points[:, 1] / 3 + 4),
+            "express_share": 1 / (1 + np.exp(-points[:, 2] / 3)),
+        }
+    )
+    return frame, truth
+
+
+def test_pipeline_steps_and_transform_per_feature() -> None:
+    pipeline = make_pipeline(["frequency", "monetary", "express_share"], 3)
+    assert [name for name, _ in pipeline.steps] == ["transform", "scale", "kmeans"]
+    frame = pd.DataFrame({"frequency": [0.0, np.e - 1], "monetary": [0.0, -np.sinh(1.0)], "express_share": [0.2, 0.7]})
+    transformed = pipeline.named_steps["transform"].fit(frame).transform(frame)
+    # log1p on counts, asinh on money (signed), shares untouched; ColumnTransformer order: log1p, asinh, rest.
+    np.testing.assert_allclose(transformed, [[0.0, 0.0, 0.2], [1.0, -1.0, 0.7]])
+
+
+def test_sweep_recovers_blobs_and_recommends_their_number() -> None:
+    frame, truth = blob_features()
+    sweep = fit_sweep(frame, range(2, 8), random_state=0)
+    table = sweep.table()
+    assert list(table.index) == [2, 3, 4, 5, 6, 7]
+    assert set(METRIC_NAMES) <= set(table.columns)
+    recommendation = recommend_k(table)
+    assert recommendation.k == 4
+    assert adjusted_rand_score(truth, sweep.trial(4).labels) == pytest.approx(1.0)
+    assert table.loc[4, "stability_ari"] > 0.99
+    assert table.loc[4, "n_clusters"] == 4
+    assert "k=4" in recommendation.reason
+    assert "silhouette" in recommendation.reason
+
+
+def test_sweep_pipeline_predicts_its_own_labels() -> None:
+    frame, _ = blob_features(300, 3)
+    trial = fit_sweep(frame, [3]).trial(3)
+    np.testing.assert_array_equal(assign_segments(trial.pipeline, frame), trial.labels)
+    # Column order of the input must not matter: the model selects its features by name.
+    np.testing.assert_array_equal(assign_segments(trial.pipeline, frame[frame.columns[::-1]]), trial.labels)
+
+
+def test_metrics_match_hand_computation_on_two_points_per_cluster() -> None:
+    # Two tight pairs far apart: every point's silhouette is 1 - a/b with a tiny a.
+    frame = pd.DataFrame({"frequency": [1.0, 1.0, 1000.0, 1000.0], "late_rate": [0.0, 0.01, 0.5, 0.51]})
+    sweep = fit_sweep(frame, [2], stability_resamples=0)
+    metrics = sweep.trial(2).metrics
+    assert metrics["min_cluster_share"] == 0.5
+    assert metrics["n_clusters"] == 2
+    assert metrics["silhouette"] > 0.95
+    assert np.isnan(metrics["stability_ari"])
+
+
+def test_silhouette_is_sampled_above_the_sample_size() -> None:
+    frame, _ = blob_features(900, 3)
+    sweep = fit_sweep(frame, [3], silhouette_sample_size=200)
+    assert sweep.silhouette_sample_size == 200
+    assert len(sweep.trial(3).silhouette_values) == 200
+    full = fit_sweep(frame, [3])
+    assert full.silhouette_sample_size == 900
+    # On well separated blobs the sampled estimate is close to the full one.
+    assert sweep.trial(3).metrics["silhouette"] == pytest.approx(full.trial(3).metrics["silhouette"], abs=0.03)
+
+
+def test_sweep_is_reproducible_per_seed() -> None:
+    frame, _ = blob_features(400, 5, seed=2)
+    first = fit_sweep(frame, [3, 5], random_state=7).table()
+    second = fit_sweep(frame, [3, 5], random_state=7).table()
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_centroids_in_real_units_undo_transform_and_scaling() -> None:
+    # Two groups of identical customers: each centre is exactly the group's values.
+    frame = pd.DataFrame(
+        {
+            "frequency": [3.0] * 5 + [40.0] * 5,
+            "monetary": [-20.0] * 5 + [1500.0] * 5,
+            "relay_share": [0.1] * 5 + [0.9] * 5,
+        }
+    )
+    trial = fit_sweep(frame, [2], stability_resamples=0).trial(2)
+    centres = centroids_real_units(trial.pipeline).sort_values("frequency").reset_index(drop=True)
+    expected = pd.DataFrame({"frequency": [3.0, 40.0], "monetary": [-20.0, 1500.0], "relay_share": [0.1, 0.9]})
+    pd.testing.assert_frame_equal(centres, expected, check_exact=False, rtol=1e-9)
+
+
+def test_scaled_space_is_standardised() -> None:
+    frame, _ = blob_features(500, 3)
+    trial = fit_sweep(frame, [3], stability_resamples=0).trial(3)
+    scaled = scaled_space(trial.pipeline, frame)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(scaled.std(axis=0), 1, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2-10", list(range(2, 11))), ("4", [4]), ("3,5,8", [3, 5, 8]), ("8,3,3", [3, 8]), (" 2 - 4", [2, 3, 4])],
+)
+def test_parse_k_range(text: str, expected: list[int]) -> None:
+    assert parse_k_range(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("5-2", "reversed"), ("1", "at least 2"), ("0-3", "at least 2"), ("abc", "expected a range"), ("", "expected")],
+)
+def test_parse_k_range_errors(text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        parse_k_range(text)
+
+
+def test_sweep_refuses_fewer_customers_than_k() -> None:
+    frame = pd.DataFrame({"frequency": [1.0, 2.0, 3.0], "monetary": [1.0, 5.0, 9.0]})
+    with pytest.raises(DataError, match="only 3 distinct customers for k up to 4"):
+        fit_sweep(frame, [2, 4])
+
+
+def test_sweep_refuses_constant_features() -> None:
+    frame = pd.DataFrame({"frequency": [2.0] * 5 + [3.0] * 5, "monetary": [10.0] * 10})
+    fit_sweep(frame, [2], stability_resamples=0)  # one varying feature is enough
+    with pytest.raises(DataError, match="distinct customers"):
+        fit_sweep(pd.DataFrame({"frequency": [2.0] * 10, "monetary": [10.0] * 10}), [2])
+
+
+def table_of(rows: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
+    """Sweep table from {k: (silhouette, stability_ari, min_cluster_share)}."""
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["silhouette", "stability_ari", "min_cluster_share"]
+    ).rename_axis("k")
+
+
+def test_recommendation_skips_tiny_segments_and_unstable_k() -> None:
+    table = table_of(
+        {
+            2: (0.50, 0.99, 0.40),
+            3: (0.60, 0.55, 0.20),  # best silhouette but unstable
+            4: (0.58, 0.95, 0.10),
+            5: (0.70, 0.97, 0.01),  # best overall but a 1 % segment
+        }
+    )
+    recommendation = recommend_k(table)
+    assert recommendation.k == 4
+    assert "rejected k=3,5" in recommendation.reason
+    assert "next best k=2" in recommendation.reason
+
+
+def test_recommendation_relaxes_stability_then_size() -> None:
+    unstable = table_of({2: (0.4, 0.5, 0.3), 3: (0.5, 0.6, 0.2)})
+    assert recommend_k(unstable).k == 3
+    assert "no k reached stability" in recommend_k(unstable).reason
+    tiny = table_of({2: (0.4, 0.9, 0.01), 3: (0.5, 0.9, 0.005)})
+    assert recommend_k(tiny).k == 3
+    assert "best silhouette overall" in recommend_k(tiny).reason
+
+
+def test_assign_segments_names_missing_features() -> None:
+    frame, _ = blob_features(200, 3)
+    trial = fit_sweep(frame, [3], stability_resamples=0).trial(3)
+    with pytest.raises(DataError, match="express_share"):
+        assign_segments(trial.pipeline, frame.drop(columns="express_share"))

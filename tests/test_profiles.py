@@ -1,0 +1,81 @@
+"""Segment profiles and names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow.clustering import fit_sweep
+from workflow.profiles import build_profile, name_segments
+
+
+def two_groups() -> pd.DataFrame:
+    """3 heavy express shippers and 1 light relay sender, duplicated so K-means has a clear answer."""
+    return pd.DataFrame(
+        {
+            "recency_days": [2.0, 3.0, 4.0, 300.0],
+            "frequency": [200.0, 220.0, 180.0, 2.0],
+            "monetary": [5000.0, 6000.0, 4000.0, 15.0],
+            "avg_weight_kg": [12.0, 11.0, 13.0, 0.8],
+            "express_share": [0.9, 0.8, 0.85, 0.0],
+            "relay_share": [0.0, 0.05, 0.0, 1.0],
+        },
+        index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+    )
+
+
+def test_profile_sizes_revenue_and_means_by_hand() -> None:
+    frame = two_groups()
+    trial = fit_sweep(frame, [2], stability_resamples=0).trial(2)
+    profile = build_profile(trial.pipeline, frame, trial.labels)
+    big = profile["size"].idxmax()
+    small = 1 - big
+    assert profile.loc[big, "size"] == 3
+    assert profile.loc[small, "share"] == 0.25
+    assert profile.loc[big, "revenue"] == 15000.0
+    assert profile.loc[small, "revenue_share"] == pytest.approx(15 / 15015)
+    assert profile.loc[big, "shipments"] == 600.0
+    assert profile.loc[big, "mean_avg_weight_kg"] == pytest.approx(12.0)
+    assert profile.loc[small, "mean_relay_share"] == 1.0
+    # z-scores are segment means in the standardised space: size-weighted they average to 0.
+    z = profile.filter(like="z_")
+    np.testing.assert_allclose((z.mul(profile["size"], axis=0)).sum(), 0, atol=1e-9)
+    assert profile.loc[small, "z_recency_days"] > 1
+    assert profile.loc[big, "z_frequency"] > 0
+
+
+def test_names_describe_the_profile() -> None:
+    frame = two_groups()
+    trial = fit_sweep(frame, [2], stability_resamples=0).trial(2)
+    profile = build_profile(trial.pipeline, frame, trial.labels)
+    small = profile["size"].idxmin()
+    assert profile.loc[small, "name"].startswith("Dormant")
+    assert "relay-point" in profile.loc[small, "name"] or "light-parcel" in profile.loc[small, "name"]
+    assert profile.loc[small, "name_fr"].startswith("Expéditeurs dormants")
+
+
+def test_names_are_unique_even_when_profiles_look_alike() -> None:
+    z = pd.DataFrame(
+        {
+            "recency_days": [0.0, 0.0, 0.0, 2.0],
+            "frequency": [1.5, 1.5, 1.5, -1.0],
+            "express_share": [1.2, 1.3, 0.0, 0.0],
+            "avg_weight_kg": [1.0, -0.9, 0.0, 0.0],
+        }
+    )
+    english, french = name_segments(z)
+    # Segments 0 and 1 share their most distinctive trait (express), so each gets its next one.
+    assert len(set(english)) == 4
+    assert len(set(french)) == 4
+    assert english[0] == "High-volume express heavy-parcel shippers"
+    assert english[1] == "High-volume express light-parcel shippers"
+    assert english[2] == "High-volume shippers"
+    assert english[3] == "Dormant shippers"
+
+
+def test_identical_profiles_fall_back_to_numbers() -> None:
+    z = pd.DataFrame({"frequency": [0.0, 0.0], "relay_share": [1.0, 1.0]})
+    english, french = name_segments(z)
+    assert english == ["Regular relay-point shippers #1", "Regular relay-point shippers #2"]
+    assert french == ["Expéditeurs réguliers en point relais n°1", "Expéditeurs réguliers en point relais n°2"]
