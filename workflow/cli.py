@@ -7,15 +7,18 @@ that ``segments --help`` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.exceptions import TyperException
@@ -40,6 +43,11 @@ ColumnsOption = Annotated[
     str | None,
     typer.Option("--columns", help="Map the file's column names: customer_id=Customer,date=OrderDate,amount=Revenue."),
 ]
+MaxFileOption = Annotated[
+    float | None,
+    typer.Option("--max-file-mb", min=0.0, envvar="SEGMENTS_MAX_FILE_MB", help="Refuse data files above this size."),
+]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV file (e.g. latin-1).")]
 DEFAULT_NAME = "customer-segments"
 
 
@@ -71,8 +79,8 @@ def generate(
         out.parent.mkdir(parents=True, exist_ok=True)
         truth_path = write_dataset(shipments, truth, out)
     console.print(
-        f"wrote {len(shipments):,} shipments of {customers:,} customers to [bold]{out}[/] "
-        f"(ground truth: {truth_path}) in {time.perf_counter() - started:.1f} s"
+        f"wrote {len(shipments):,} shipments of {customers:,} customers to [bold]{escape(str(out))}[/] "
+        f"(ground truth: {escape(str(truth_path))}) in {time.perf_counter() - started:.1f} s"
     )
 
 
@@ -96,6 +104,8 @@ def train(
     max_bad_share: Annotated[
         float, typer.Option("--max-bad-share", min=0.0, max=1.0, help="Stop above this share of invalid rows.")
     ] = 0.05,
+    max_file_mb: MaxFileOption = None,
+    encoding: EncodingOption = "utf-8",
     experiment: ExperimentOption = DEFAULT_NAME,
     model_name: ModelNameOption = DEFAULT_NAME,
 ) -> None:
@@ -103,28 +113,34 @@ def train(
     import pandas as pd
 
     from workflow import tracking
-    from workflow.clustering import fit_sweep, parse_k_range, recommend_k
-    from workflow.data import data_digest, parse_column_mapping, read_shipments
+    from workflow.clustering import check_sweep_input, fit_sweep, parse_k_range, recommend_k
+    from workflow.data import KNOWN_COLUMNS, data_digest, parse_column_mapping, read_shipments
     from workflow.errors import DataError
-    from workflow.features import build_features
+    from workflow.features import build_features, select_features
 
     ks = parse_k_range(k)
     if choose is not None and choose not in ks:
         raise DataError(f"--choose {choose} is not in --k {k}")
     as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
-    requested = [name.strip() for name in features.split(",") if name.strip()] if features else None
+    requested = [name.strip() for name in features.split(",") if name.strip()] if features is not None else None
+    if requested is not None:
+        select_features(requested, KNOWN_COLUMNS)  # unknown or repeated names fail before reading the data
+    mapping = parse_column_mapping(columns)
     tracking.configure()
     reaped = tracking.reap_stale_runs(experiment)
     if reaped:
         err_console.print(f"marked {reaped} stale RUNNING run(s) KILLED (their process is gone)")
 
-    with err_console.status(f"reading and validating {data}"):
-        shipments, report = read_shipments(data, columns=parse_column_mapping(columns), max_bad_share=max_bad_share)
-    _print_report(report)
-    with err_console.status("building customer features"):
+    with err_console.status(f"reading and validating {escape(str(data))}"):
+        shipments, report = read_shipments(
+            data, columns=mapping, max_bad_share=max_bad_share, max_file_mb=max_file_mb, encoding=encoding
+        )
+    with err_console.status("building customer features"), _about(data):
         table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country.upper())
+        check_sweep_input(table, ks)  # before the progress bar, so that a refusal is one line
         as_of_text = str((as_of_ts or (shipments["date"].max().normalize() + pd.Timedelta(days=1))).date())
         digest = data_digest(shipments)
+    _print_report(report)
     console.print(
         f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
     )
@@ -165,6 +181,17 @@ def train(
     )
 
 
+@contextlib.contextmanager
+def _about(data: Path) -> Iterator[None]:
+    """Name the data file in a ``DataError`` raised past reading (features, sweep input)."""
+    from workflow.errors import DataError
+
+    try:
+        yield
+    except DataError as error:
+        raise DataError(f"{data}: {error}") from None
+
+
 def _advance(progress: Progress, task: object, verb: str):
     first = [True]
 
@@ -190,7 +217,7 @@ def _parse_date(text: str, option: str):
 
 def _print_report(report) -> None:
     if report.problems:
-        err_console.print(f"[yellow]validation:[/] {report.summary()}")
+        err_console.print(f"[yellow]validation:[/] {escape(report.summary())}")
     else:
         err_console.print(f"validation: {report.rows_read:,} rows, all valid")
 
@@ -292,6 +319,8 @@ def score(
     columns: ColumnsOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
+    max_file_mb: MaxFileOption = None,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """Write one row per customer: customer_id, segment, segment_name and the model's features."""
     from workflow import tracking
@@ -301,22 +330,27 @@ def score(
 
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise DataError(f"{out}: unsupported output type '{out.suffix}'; use .csv or .parquet")
-    with err_console.status(f"loading {model}"):
+    with err_console.status(f"loading {escape(model)}"):
         segment_model = tracking.load_segment_model(model)
-    with err_console.status(f"reading {data}"):
-        shipments, report = read_shipments(data, columns=parse_column_mapping(columns))
-    _print_report(report)
-    with err_console.status(f"scoring with version {segment_model.version}"):
-        as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
+    with err_console.status(f"reading {escape(str(data))}"):
+        shipments, report = read_shipments(
+            data, columns=parse_column_mapping(columns), max_file_mb=max_file_mb, encoding=encoding
+        )
+    as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
+    with err_console.status(f"scoring with version {segment_model.version}"), _about(data):
         table = build_features(shipments, as_of=as_of_ts, home_country=segment_model.home_country)
         scored = segment_model.score(table, lang=lang).reset_index()
+    _print_report(report)
+    with err_console.status(f"writing {escape(str(out))}"):
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":
             scored.to_csv(out, index=False)
         else:
             scored.to_parquet(out, index=False)
     counts = scored["segment_name"].value_counts()
-    console.print(f"scored {len(scored):,} customers with {segment_model.name} v{segment_model.version} → {out}")
+    console.print(
+        f"scored {len(scored):,} customers with {segment_model.name} v{segment_model.version} → {escape(str(out))}"
+    )
     for name, count in counts.items():
         console.print(f"  {count:>9,}  {name}")
 
@@ -387,7 +421,8 @@ def demo(
     generate(out=out, customers=customers, months=12, seed=0)
     console.rule("2/4 train")
     train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10,
-          home_country="FR", max_bad_share=0.05, experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
+          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding="utf-8",
+          experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
     console.rule("3/4 promote")
     version = tracking.resolve_version("candidate")
     promote(version=version, alias="production", reason="segments demo", force=False,
@@ -407,21 +442,28 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="segments", standalone_mode=False)
     except SegmentsError as error:
-        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        # escape(): paths and ids are data; "[bold]" or "[/]" in them is not Rich markup.
+        err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return error.exit_code
     except typer.Exit as done:
         return done.exit_code
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         return 130
-    except TyperException as error:  # usage errors (unknown option, bad value): Typer's own message
-        error.show()
+    except TyperException as error:  # usage errors (unknown option, bad value)
+        if type(error).__name__ == "NoArgsIsHelpError":  # `segments` alone: the help is the answer
+            error.show()
+        else:  # one line, like every refusal (show() prints usage, a hint, a blank line, the error)
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err_console.print(f"[red]error:[/] {escape(error.format_message())}{hint}", highlight=False, soft_wrap=True)
         return error.exit_code
     except Exception as error:  # an unexpected failure: one line, the traceback on demand
         if os.environ.get("SEGMENTS_DEBUG"):
             raise
         err_console.print(
-            f"[red]unexpected error:[/] {type(error).__name__}: {error} (set SEGMENTS_DEBUG=1 for the traceback)",
+            f"[red]unexpected error:[/] {type(error).__name__}: {escape(str(error))} "
+            "(set SEGMENTS_DEBUG=1 for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

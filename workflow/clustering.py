@@ -212,7 +212,7 @@ def fit_sweep(
         Fewer distinct customers than the largest k, non-finite values, or constant features only.
     """
     ks = sorted(set(ks))
-    _check_sweep_input(features, ks)
+    check_sweep_input(features, ks)
     base = make_pipeline(list(features.columns), ks[0], random_state=random_state, n_init=n_init)
     prep = base[:-1].fit(features)
     scaled = prep.transform(features)
@@ -247,14 +247,21 @@ def fit_sweep(
     )
 
 
-def _check_sweep_input(features: pd.DataFrame, ks: list[int]) -> None:
+def check_sweep_input(features: pd.DataFrame, ks: Sequence[int]) -> None:
+    """Raise ``DataError`` when ``features`` cannot be split into ``max(ks)`` segments.
+
+    Public so that the CLI can refuse such data before it starts a progress bar.
+    """
     values = features.to_numpy(dtype="float64")
     if not np.isfinite(values).all():
         bad = features.columns[~np.isfinite(values).all(axis=0)]
         raise DataError(f"features {', '.join(bad)} have non-finite values")
     n_distinct = len(np.unique(values, axis=0))
     if n_distinct < max(ks):
-        raise DataError(f"only {n_distinct} distinct customers for k up to {max(ks)}: use a smaller --k or more data")
+        raise DataError(
+            f"only {n_distinct} distinct feature profile(s) among {len(features)} customer(s), fewer than"
+            f" k={max(ks)}: nothing to segment; use a smaller --k or more customers"
+        )
     if (values.std(axis=0) == 0).all():
         raise DataError("every feature is constant across customers: nothing to segment")
 

@@ -43,6 +43,8 @@ SKEWED_FEATURES: frozenset[str] = COUNT_FEATURES | MONEY_FEATURES
 SHARE_FEATURES: frozenset[str] = frozenset(ALL_FEATURES) - SKEWED_FEATURES
 
 _DAY = np.timedelta64(1, "D")
+#: How many customers an error message names.
+_CUSTOMERS_SHOWN = 5
 
 
 def available_features(columns: Iterable[str]) -> list[str]:
@@ -61,23 +63,33 @@ def select_features(requested: Sequence[str] | None, columns: Iterable[str]) -> 
     columns : iterable of str
         Columns of the shipments table.
 
+    Returns
+    -------
+    list of str
+        The features in canonical order (the order of ``ALL_FEATURES``), whatever the order asked.
+
     Raises
     ------
     DataError
-        Unknown feature name, or a feature whose source column is missing.
+        No feature, an unknown feature name, a feature listed twice, or a feature whose source
+        column is missing.
     """
     available = available_features(columns)
     if requested is None:
         return available
+    requested = list(requested)
+    if not requested:
+        raise DataError(f"--features lists no feature; known features: {', '.join(ALL_FEATURES)}")
     unknown = [name for name in requested if name not in FEATURE_SOURCES]
     if unknown:
         raise DataError(f"unknown feature(s) {', '.join(unknown)}; known features: {', '.join(ALL_FEATURES)}")
+    twice = sorted({name for name in requested if requested.count(name) > 1})
+    if twice:
+        raise DataError(f"--features lists {', '.join(twice)} twice")
     missing = [name for name in requested if name not in available]
     if missing:
-        need = sorted({col for name in missing for col in FEATURE_SOURCES[name]})
+        need = sorted({col for name in missing for col in FEATURE_SOURCES[name]} - set(columns))
         raise DataError(f"feature(s) {', '.join(missing)} need column(s) {', '.join(need)}, absent from the data")
-    if len(set(requested)) != len(requested):
-        raise DataError("--features lists a feature twice")
     return [name for name in ALL_FEATURES if name in requested]
 
 
@@ -115,13 +127,41 @@ def build_features(
     -------
     DataFrame
         Indexed by ``customer_id`` (sorted), float64 columns in canonical feature order.
+
+    Raises
+    ------
+    DataError
+        No shipments, none before ``as_of``, a feature that cannot be computed (see
+        ``select_features``), or sums too large for float64 (an amount like 1e308).
     """
     names = select_features(features, shipments.columns)
-    as_of_ts = default_as_of(shipments["date"]) if as_of is None else pd.Timestamp(as_of)
+    if shipments.empty:
+        raise DataError("no shipments to build features from")
+    as_of_ts = default_as_of(shipments["date"]) if as_of is None else _naive(pd.Timestamp(as_of))
     window = shipments[shipments["date"] < as_of_ts] if as_of is not None else shipments
     if window.empty:
-        raise DataError(f"no shipment before as-of date {as_of_ts.date()}")
-    return _aggregate(window, names, as_of_ts, home_country, tuple(express_services))
+        first = pd.Timestamp(shipments["date"].min()).date()
+        raise DataError(f"no shipment before the as-of date {as_of_ts.date()} (the first is on {first})")
+    table = _aggregate(window, names, as_of_ts, home_country.strip().upper(), tuple(express_services))
+    _check_finite(table)
+    return table
+
+
+def _naive(moment: pd.Timestamp) -> pd.Timestamp:
+    """Shipment dates are naive local times (see ``workflow.data``): drop an offset, keep the wall time."""
+    return moment.tz_localize(None) if moment.tzinfo is not None else moment
+
+
+def _check_finite(table: pd.DataFrame) -> None:
+    """Sums of finite amounts can still overflow float64; say which feature and customers."""
+    bad = ~np.isfinite(table.to_numpy())
+    if bad.any():
+        columns = ", ".join(table.columns[bad.any(axis=0)])
+        customers = table.index[bad.any(axis=1)]
+        shown = ", ".join(map(str, customers[:_CUSTOMERS_SHOWN])) + (", …" if len(customers) > _CUSTOMERS_SHOWN else "")
+        raise DataError(
+            f"feature(s) {columns} not finite for {len(customers)} customer(s) ({shown}): values too large to add up"
+        )
 
 
 def _aggregate(
