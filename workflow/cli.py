@@ -126,8 +126,9 @@ def train(
     if requested is not None:
         select_features(requested, KNOWN_COLUMNS)  # unknown or repeated names fail before reading the data
     mapping = parse_column_mapping(columns)
-    tracking.configure()
-    reaped = tracking.reap_stale_runs(experiment)
+    tracking.configure(write=True)
+    with tracking.store_errors(f"log runs to the experiment '{experiment}'"):
+        reaped = tracking.reap_stale_runs(experiment)
     if reaped:
         err_console.print(f"marked {reaped} stale RUNNING run(s) KILLED (their process is gone)")
 
@@ -144,7 +145,7 @@ def train(
     console.print(
         f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
     )
-    with _progress() as progress:
+    with _progress() as progress, _deferred_interrupts():
         task = progress.add_task("fitting", total=len(ks))
 
         sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
@@ -196,6 +197,7 @@ def _advance(progress: Progress, task: object, verb: str):
     first = [True]
 
     def step(text: str) -> None:
+        _stop_if_requested()  # a step boundary: the safe place to act on a deferred SIGTERM
         if not first[0]:
             progress.advance(task)
         first[0] = False
@@ -403,7 +405,7 @@ def ui(
     from workflow import tracking
 
     command = tracking.ui_command(port, host)
-    console.print(f"MLflow UI on http://{host}:{port} — {tracking.tracking_uri()}")
+    console.print(f"MLflow UI on http://{host}:{port} — {tracking.display_uri()}")
     os.execv(command[0], command)  # replace this process: Ctrl-C goes straight to the server
 
 
@@ -440,7 +442,8 @@ def demo(
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (0 done, 2 bad input, 1 unexpected)."""
     try:
-        app(args=argv, prog_name="segments", standalone_mode=False)
+        # With standalone_mode=False, Typer returns (not raises) the exit code of an interrupt (130).
+        result = app(args=argv, prog_name="segments", standalone_mode=False)
     except SegmentsError as error:
         # escape(): paths and ids are data; "[bold]" or "[/]" in them is not Rich markup.
         err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -468,12 +471,39 @@ def run(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 1
-    return 0
+    if result == 130:
+        err_console.print("interrupted")
+    return result if isinstance(result, int) else 0
+
+
+_interrupts = {"deferred": False, "requested": False}
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    # SIGTERM becomes KeyboardInterrupt so that open MLflow runs are ended KILLED, not left RUNNING.
+    """SIGTERM handler: become a KeyboardInterrupt so that open MLflow runs end KILLED, not RUNNING.
+
+    While a sweep is fitted or logged the interrupt is deferred to the next step boundary: raised in
+    the middle of an MLflow SQL call it would leave the SQLite connection holding its lock, and the
+    runs could not be ended. A second SIGTERM interrupts at once.
+    """
+    if _interrupts["deferred"] and not _interrupts["requested"]:
+        _interrupts["requested"] = True
+        return
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    _interrupts.update(deferred=True, requested=False)
+    try:
+        yield
+    finally:
+        _interrupts.update(deferred=False, requested=False)
+
+
+def _stop_if_requested() -> None:
+    if _interrupts["requested"]:
+        raise KeyboardInterrupt("SIGTERM")
 
 
 def main() -> None:

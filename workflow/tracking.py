@@ -11,7 +11,9 @@ import fcntl
 import getpass
 import json
 import os
+import re
 import socket
+import sqlite3
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -67,6 +69,19 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or embedded_uri()
 
 
+_CREDENTIALS = re.compile(r"(//[^/:@\s]+):[^@/\s]+@")
+
+
+def redact(text: str) -> str:
+    """``http://user:<password>@host`` → ``http://user:***@host``: URIs are shown to people, passwords never."""
+    return _CREDENTIALS.sub(r"\1:***@", text)
+
+
+def display_uri() -> str:
+    """The tracking URI as it may be printed (credentials hidden)."""
+    return redact(tracking_uri())
+
+
 def _sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
@@ -78,18 +93,23 @@ def artifact_root(uri: str) -> str | None:
 
 
 _configured: str | None = None
+_writable: str | None = None
 
 
-def configure() -> str:
+def configure(*, write: bool = False) -> str:
     """Point MLflow at the store, creating an SQLite store once and safely; return the URI.
 
     Several processes creating a new SQLite store at once corrupt it (an alembic race, DESIGN §7), so
     creation runs under an exclusive file lock beside the database. An unreachable store raises
-    ``StoreUnavailableError`` with the URI, not a stack of retries.
+    ``StoreUnavailableError`` with the URI, not a stack of retries. With ``write=True`` an SQLite store
+    is also checked to accept writes, so that a read-only file is refused before any work is done.
     """
-    global _configured  # noqa: PLW0603 -- one store per process; set once, read by every call below
+    global _configured, _writable  # noqa: PLW0603 -- one store per process; set once, read by every call below
     uri = tracking_uri()
     if _configured == uri:
+        if write and _writable != uri:
+            _check_writable(uri)
+            _writable = uri
         return uri
     import mlflow
 
@@ -112,7 +132,25 @@ def configure() -> str:
     else:
         _probe(uri)
     _configured = uri
+    if write:
+        _check_writable(uri)
+        _writable = uri
     return uri
+
+
+def _check_writable(uri: str) -> None:
+    """Refuse a read-only SQLite store now rather than at the first write, after minutes of fitting."""
+    db = _sqlite_path(uri)
+    if db is None:
+        return  # a server says so itself (permission errors are mapped by ``store_errors``)
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=10)) as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(f"PRAGMA user_version = {int(version)}")
+            connection.execute("ROLLBACK")
+    except (sqlite3.Error, OSError) as error:
+        raise StoreUnavailableError(f"MLflow store {redact(uri)} is read-only: {_one_line(error)}") from None
 
 
 @contextlib.contextmanager
@@ -120,6 +158,11 @@ def _file_lock(path: Path) -> Iterator[None]:
     try:
         handle = path.open("a")
     except OSError as error:
+        if path.with_suffix(".db").exists() and path.suffix == ".lock":
+            # An existing store in a read-only folder: nothing will be created, so there is no race to
+            # guard against, and reading must still work.
+            yield
+            return
         raise StoreUnavailableError(f"cannot open the store lock {path}: {error}") from None
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -138,13 +181,30 @@ def _probe(uri: str) -> None:
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
     except Exception as error:  # any failure here means the store is unusable; say which and why
-        raise StoreUnavailableError(f"MLflow store {uri} is unavailable: {_one_line(error)}") from None
+        raise StoreUnavailableError(f"MLflow store {redact(uri)} is unavailable: {redact(_one_line(error))}") from None
 
 
 def _one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(error).__name__
     return text[:300]
+
+
+@contextlib.contextmanager
+def store_errors(action: str) -> Iterator[None]:
+    """Turn a server's refusal (no permission, not authenticated) into one clear ``StoreUnavailableError``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as error:
+        code = getattr(error, "error_code", "")
+        if code in {"PERMISSION_DENIED", "UNAUTHENTICATED"}:
+            who = os.environ.get("MLFLOW_TRACKING_USERNAME", _user())
+            raise StoreUnavailableError(
+                f"permission denied: {who} may not {action} on {display_uri()} (ask an admin for EDIT)"
+            ) from None
+        raise
 
 
 def client() -> MlflowClient:
@@ -251,8 +311,10 @@ def log_sweep(
 
     from workflow.profiles import build_profile
 
-    exp_id = experiment_id(experiment)
-    reap_stale_runs(experiment)
+    configure(write=True)
+    with store_errors(f"log runs to the experiment '{experiment}'"):
+        exp_id = experiment_id(experiment)
+        reap_stale_runs(experiment)
     chosen = chosen_k if chosen_k is not None else recommendation.k
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     profiles = {t.k: build_profile(t.pipeline, context.features, t.labels) for t in sweep.trials}
@@ -498,7 +560,7 @@ def _registered_aliases(model_name: str) -> dict[str, str]:
     except MlflowException as error:
         if _is_not_found(error):
             raise ModelNotFoundError(
-                f"no registered model '{model_name}' in {tracking_uri()}: run `segments train --data FILE` first"
+                f"no registered model '{model_name}' in {display_uri()}: run `segments train --data FILE` first"
             ) from None
         raise
 
@@ -572,7 +634,7 @@ def check_gates(version: Any, gates: Gates) -> list[str]:
     """Reasons a version may not be promoted (empty when it may).
 
     Checks: silhouette and stability against the thresholds; the features belong to the data
-    contract; the model's artifacts are present and load in skops format.
+    contract; the model's artifacts are present, skops-serialised with our trusted types, and load.
     """
     failures = []
     silhouette = float(version.tags.get("silhouette", "nan"))
@@ -586,10 +648,22 @@ def check_gates(version: Any, gates: Gates) -> list[str]:
     if not features or unknown:
         failures.append(f"features {unknown or '(none recorded)'} are not in the data contract")
     try:
-        _check_model_artifacts(f"models:/{version.name}/{version.version}", features)
+        _load_pipeline(f"models:/{version.name}/{version.version}", features)
     except SegmentsError as error:
         failures.append(str(error))
     return failures
+
+
+def _load_pipeline(uri: str, features: list[str]) -> Any:
+    """Check the model's artifacts (see ``_check_model_artifacts``), then load it; a missing file is refused."""
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    _check_model_artifacts(uri, features)
+    try:
+        return mlflow.sklearn.load_model(uri)
+    except (MlflowException, OSError) as error:
+        raise ModelNotFoundError(f"{uri}: model artifacts unreadable ({redact(_one_line(error))})") from None
 
 
 def _check_model_artifacts(uri: str, features: list[str]) -> None:
@@ -605,6 +679,10 @@ def _check_model_artifacts(uri: str, features: list[str]) -> None:
     if flavor.get("serialization_format") != "skops":
         fmt = flavor.get("serialization_format", "unknown")
         raise ModelNotFoundError(f"{uri}: serialised as '{fmt}', only skops models are loaded (pickle can run code)")
+    # MLflow hands skops the trusted types the model itself lists: refuse any beyond ours.
+    extra = sorted(set(flavor.get("skops_trusted_types") or []) - set(SKOPS_TRUSTED_TYPES))
+    if extra:
+        raise ModelNotFoundError(f"{uri}: the model trusts types outside our list ({', '.join(extra)}); refused")
     inputs = [spec.name for spec in info.signature.inputs.inputs] if info.signature else []
     if features and inputs != features:
         raise ModelNotFoundError(f"{uri}: signature inputs {inputs} differ from the recorded features {features}")
@@ -625,18 +703,38 @@ def promote(
     failed gate; ``force`` overrides the metric gates but needs a reason, and never skips the
     existence and artifact checks.
     """
+    configure(write=True)
     mv = _get_version(model_name, version)
     failures = check_gates(mv, gates or Gates())
-    hard = [f for f in failures if "model artifacts" in f or "serialised" in f or "signature" in f]
+    hard = [f for f in failures if f.startswith("models:/")]  # artifact problems: never forced
     if hard or (failures and not force):
         advice = "" if hard else "; use --force --reason TEXT to override"
         raise GateError(f"version {version} of '{model_name}' refused: {'; '.join(failures)}{advice}")
     if force and not reason.strip():
         raise GateError("--force needs --reason TEXT: the audit trail must say why the gates were overridden")
-    return _move_alias(model_name, alias, str(mv.version), reason, forced=force and bool(failures))
+    with store_errors(f"move the alias '{alias}' of '{model_name}'"):
+        return _move_alias(model_name, alias, str(mv.version), reason, forced=force and bool(failures))
 
 
 def _move_alias(model_name: str, alias: str, version: str, reason: str, *, forced: bool) -> dict[str, str]:
+    """Read the holder, write the audit, move the aliases: one critical section per store.
+
+    Concurrent promotions would otherwise all read the same holder and break the audit chain. An
+    SQLite store is serialised with a file lock; on a server the move is re-checked afterwards.
+    """
+    db = _sqlite_path(tracking_uri())
+    guard = _file_lock(db.with_name(db.stem + ".promote.lock")) if db else contextlib.nullcontext()
+    with guard:
+        result = _move_alias_unlocked(model_name, alias, version, reason, forced=forced)
+    holder = _registered_aliases(model_name).get(alias)
+    if str(holder) != version:
+        raise StoreUnavailableError(
+            f"another promotion moved '{alias}' to version {holder} at the same time; check `segments models`"
+        )
+    return result
+
+
+def _move_alias_unlocked(model_name: str, alias: str, version: str, reason: str, *, forced: bool) -> dict[str, str]:
     mlflow_client = client()
     aliases = _registered_aliases(model_name)
     previous = aliases.get(alias)
@@ -676,11 +774,13 @@ def _move_alias(model_name: str, alias: str, version: str, reason: str, *, force
 
 def rollback(*, alias: str = PRODUCTION, reason: str = "", model_name: str = MODEL_NAME) -> dict[str, str]:
     """Give ``alias`` back to the version holding ``previous-<alias>``; the two swap, so a second rollback undoes it."""
+    configure(write=True)
     aliases = _registered_aliases(model_name)
     previous = aliases.get(f"previous-{alias}")
     if previous is None:
         raise ModelNotFoundError(f"no 'previous-{alias}' alias on '{model_name}': nothing to roll back to")
-    return _move_alias(model_name, alias, str(previous), reason or f"rollback of {alias}", forced=False)
+    with store_errors(f"move the alias '{alias}' of '{model_name}'"):
+        return _move_alias(model_name, alias, str(previous), reason or f"rollback of {alias}", forced=False)
 
 
 def audit_trail(model_name: str = MODEL_NAME) -> list[str]:
@@ -714,15 +814,12 @@ def load_segment_model(ref: str | None = PRODUCTION, model_name: str = MODEL_NAM
 
     Only skops-serialised models are loaded; anything else is refused with ``ModelNotFoundError``.
     """
-    import mlflow.sklearn
-
     name, ref = parse_model_ref(ref, model_name)
     version = resolve_version(ref, name)
     mv = _get_version(name, version)
     uri = f"models:/{name}/{version}"
     features = [f for f in mv.tags.get("features", "").split(",") if f]
-    _check_model_artifacts(uri, features)
-    pipeline = mlflow.sklearn.load_model(uri)
+    pipeline = _load_pipeline(uri, features)
     aliases = sorted(alias for alias, v in _registered_aliases(name).items() if str(v) == version)
     run = client().get_run(mv.run_id) if mv.run_id else None
     return SegmentModel(

@@ -1,0 +1,1 @@
+"""Helpers for the fault, security and team-server tests: subprocesses, ports, prepared stores."""
