@@ -48,6 +48,13 @@ MaxFileOption = Annotated[
     typer.Option("--max-file-mb", min=0.0, envvar="SEGMENTS_MAX_FILE_MB", help="Refuse data files above this size."),
 ]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV file (e.g. latin-1).")]
+EngineOption = Annotated[
+    str,
+    typer.Option("--engine", help="pandas (one machine) or spark (Parquet input; pip install '.[spark]')."),
+]
+SparkMasterOption = Annotated[
+    str, typer.Option("--spark-master", envvar="SEGMENTS_SPARK_MASTER", help="Spark master URL for --engine spark.")
+]
 DEFAULT_NAME = "customer-segments"
 
 
@@ -106,18 +113,19 @@ def train(
     ] = 0.05,
     max_file_mb: MaxFileOption = None,
     encoding: EncodingOption = "utf-8",
+    engine: EngineOption = "pandas",
+    spark_master: SparkMasterOption = "local[2]",
     experiment: ExperimentOption = DEFAULT_NAME,
     model_name: ModelNameOption = DEFAULT_NAME,
 ) -> None:
     """Validate, build features, sweep k, log every k to MLflow, register the recommended k as [bold]candidate[/]."""
-    import pandas as pd
-
     from workflow import tracking
-    from workflow.clustering import check_sweep_input, fit_sweep, parse_k_range, recommend_k
-    from workflow.data import KNOWN_COLUMNS, data_digest, parse_column_mapping, read_shipments
+    from workflow.clustering import fit_sweep, parse_k_range, recommend_k
+    from workflow.data import KNOWN_COLUMNS, parse_column_mapping
     from workflow.errors import DataError
-    from workflow.features import build_features, select_features
+    from workflow.features import select_features
 
+    _check_engine(engine)
     ks = parse_k_range(k)
     if choose is not None and choose not in ks:
         raise DataError(f"--choose {choose} is not in --k {k}")
@@ -132,23 +140,26 @@ def train(
     if reaped:
         err_console.print(f"marked {reaped} stale RUNNING run(s) KILLED (their process is gone)")
 
-    with err_console.status(f"reading and validating {escape(str(data))}"):
-        shipments, report = read_shipments(
-            data, columns=mapping, max_bad_share=max_bad_share, max_file_mb=max_file_mb, encoding=encoding
+    if engine == "pandas":
+        # Reading and features show their own spinners, which cannot run inside the progress bar.
+        table, as_of_text, n_rows, digest, report = _pandas_features(
+            data, ks, mapping, as_of_ts, requested, home_country.upper(), max_bad_share, max_file_mb, encoding
         )
-    with err_console.status("building customer features"), _about(data):
-        table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country.upper())
-        check_sweep_input(table, ks)  # before the progress bar, so that a refusal is one line
-        as_of_text = str((as_of_ts or (shipments["date"].max().normalize() + pd.Timedelta(days=1))).date())
-        digest = data_digest(shipments)
-    _print_report(report)
-    console.print(
-        f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
-    )
     with _progress() as progress, _deferred_interrupts():
         task = progress.add_task("fitting", total=len(ks))
+        if engine == "spark":
+            from workflow.spark_engine import train_with_spark
 
-        sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
+            with _about(data):
+                trained = train_with_spark(
+                    data, ks, columns=mapping, as_of=as_of_ts, features=requested, home_country=home_country.upper(),
+                    random_state=seed, n_init=n_init, max_bad_share=max_bad_share,
+                    on_step=_advance(progress, task, "fitting"), master=spark_master,
+                )  # fmt: skip
+            sweep, table, as_of_text, n_rows, digest, report = trained
+            _print_report(report)
+        else:
+            sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
         progress.update(task, completed=len(ks), description="fitted")
         recommendation = recommend_k(sweep.table())
         log_task = progress.add_task("logging to MLflow", total=len(ks) + 1)
@@ -156,7 +167,7 @@ def train(
             data_path=str(Path(data).resolve()),
             data_digest=digest,
             as_of=as_of_text,
-            n_rows=len(shipments),
+            n_rows=n_rows,
             home_country=home_country.upper(),
             report=report,
             features=table,
@@ -180,6 +191,38 @@ def train(
         f"registered [bold]{model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
         f"[bold]candidate[/]; next: [cyan]segments promote {result.version}[/]"
     )
+
+
+def _pandas_features(data, ks, mapping, as_of_ts, requested, home_country, max_bad_share, max_file_mb,
+                     encoding):  # fmt: skip
+    """Read, validate and build features on one machine (``train_with_spark`` does this in Spark)."""
+    import pandas as pd
+
+    from workflow.clustering import check_sweep_input
+    from workflow.data import data_digest, read_shipments
+    from workflow.features import build_features
+
+    with err_console.status(f"reading and validating {escape(str(data))}"):
+        shipments, report = read_shipments(
+            data, columns=mapping, max_bad_share=max_bad_share, max_file_mb=max_file_mb, encoding=encoding
+        )
+    with err_console.status("building customer features"), _about(data):
+        table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country)
+        check_sweep_input(table, ks)  # before the progress bar, so that a refusal is one line
+        as_of_text = str((as_of_ts or (shipments["date"].max().normalize() + pd.Timedelta(days=1))).date())
+        digest = data_digest(shipments)
+    _print_report(report)
+    console.print(
+        f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
+    )
+    return table, as_of_text, len(shipments), digest, report
+
+
+def _check_engine(engine: str) -> None:
+    from workflow.errors import DataError
+
+    if engine not in {"pandas", "spark"}:
+        raise DataError(f"--engine {engine}: expected pandas or spark")
 
 
 @contextlib.contextmanager
@@ -323,6 +366,8 @@ def score(
     lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
     max_file_mb: MaxFileOption = None,
     encoding: EncodingOption = "utf-8",
+    engine: EngineOption = "pandas",
+    spark_master: SparkMasterOption = "local[2]",
 ) -> None:
     """Write one row per customer: customer_id, segment, segment_name and the model's features."""
     from workflow import tracking
@@ -330,15 +375,28 @@ def score(
     from workflow.errors import DataError
     from workflow.features import build_features
 
+    _check_engine(engine)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise DataError(f"{out}: unsupported output type '{out.suffix}'; use .csv or .parquet")
     with err_console.status(f"loading {escape(model)}"):
         segment_model = tracking.load_segment_model(model)
+    as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
+    if engine == "spark":
+        from workflow.spark_engine import score_with_spark
+
+        with err_console.status(f"scoring in Spark with version {segment_model.version}"), _about(data):
+            counts = score_with_spark(
+                data, out, segment_model, master=spark_master, as_of=as_of_ts,
+                columns=parse_column_mapping(columns), lang=lang,
+            )  # fmt: skip
+        console.print(f"scored {int(counts.sum()):,} customers in Spark → {escape(str(out))} (a folder of part files)")
+        for name, count in counts.items():
+            console.print(f"  {count:>9,}  {name}")
+        return
     with err_console.status(f"reading {escape(str(data))}"):
         shipments, report = read_shipments(
             data, columns=parse_column_mapping(columns), max_file_mb=max_file_mb, encoding=encoding
         )
-    as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
     with err_console.status(f"scoring with version {segment_model.version}"), _about(data):
         table = build_features(shipments, as_of=as_of_ts, home_country=segment_model.home_country)
         scored = segment_model.score(table, lang=lang).reset_index()
@@ -423,8 +481,8 @@ def demo(
     generate(out=out, customers=customers, months=12, seed=0)
     console.rule("2/4 train")
     train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10,
-          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding="utf-8",
-          experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
+          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding="utf-8", engine="pandas",
+          spark_master="local[2]", experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
     console.rule("3/4 promote")
     version = tracking.resolve_version("candidate")
     promote(version=version, alias="production", reason="segments demo", force=False,

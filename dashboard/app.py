@@ -1,0 +1,216 @@
+"""Entry points of the dashboard: ``create_app`` builds one page, ``serve`` runs the Panel server.
+
+``segments dashboard`` and ``segments demo`` call :func:`serve`; each browser tab gets its own
+``DataStore`` (its own selection), while models, features and projections are cached per process.
+
+Authentication: ``basic_auth`` is Panel's basic auth provider, passed through unchanged. Give it a
+single password (every user name is accepted) or the path to a JSON file mapping user names to
+passwords; Panel then shows a login page and signs its cookie with ``cookie_secret`` (set one that
+survives restarts, e.g. from ``PANEL_COOKIE_SECRET``, or users are logged out at each restart).
+Without ``basic_auth`` the server listens on localhost only, by default.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+
+from dashboard.i18n import LANGUAGES, language_from_header
+from dashboard.store import DataStore, FeatureLoader, ModelLoader, VersionLister
+from dashboard.views import Dashboard
+
+#: Extensions the page needs; loaded in ``create_app`` (never at import time, DESIGN §6).
+_EXTENSIONS = ("tabulator",)
+
+
+def _init_extensions() -> None:
+    import holoviews as hv
+
+    # The ``loading_indicator`` covers every pane while it re-renders (e.g. a version switch).
+    pn.extension(*_EXTENSIONS, loading_indicator=True, notifications=False)
+    hv.extension("bokeh", logo=False)
+
+
+def default_language(lang: str | None = None) -> str:
+    """``lang`` when given, else the browser's language (``Accept-Language``) when served, else ``en``."""
+    if lang:
+        if lang not in LANGUAGES:
+            raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+        return lang
+    headers = pn.state.headers if pn.state.curdoc is not None else {}
+    return language_from_header(headers.get("Accept-Language"))
+
+
+def create_app(
+    model_ref: str = "production",
+    data_path: str | None = None,
+    lang: str | None = None,
+    ui_address: str | None = None,
+    model_name: str = "customer-segments",
+    *,
+    loader: ModelLoader | None = None,
+    lister: VersionLister | None = None,
+    features_loader: FeatureLoader | None = None,
+) -> pn.viewable.Viewable:
+    """Build the dashboard page for one session.
+
+    Parameters
+    ----------
+    model_ref : str
+        Alias, version number or ``models:/`` URI to show first.
+    data_path : str, optional
+        Shipments file (``--data``) whose customers to show and check for drift; default the model's
+        training data.
+    lang : {"en", "fr"}, optional
+        Interface language; default the browser's, else English.
+    ui_address : str, optional
+        Address of the MLflow UI (e.g. ``http://127.0.0.1:5000``): the model card links to the run.
+    model_name : str
+        Registered model name.
+    loader, lister, features_loader : callable, optional
+        Injection points (tests, benchmarks); see :class:`~dashboard.store.DataStore`.
+
+    Returns
+    -------
+    Viewable
+        A panel-material-ui ``Page``; never raises for a user-fixable problem (the page shows it).
+    """
+    _init_extensions()
+    store = DataStore(
+        model_ref=model_ref,
+        data_path=str(data_path) if data_path else None,
+        lang=default_language(lang),
+        ui_address=ui_address,
+        model_name=model_name,
+        loader=loader,
+        lister=lister,
+        features_loader=features_loader,
+    )
+    return Dashboard(store).__panel__()
+
+
+def warm_up(
+    model_ref: str = "production",
+    data_path: str | None = None,
+    model_name: str = "customer-segments",
+    *,
+    loader: ModelLoader | None = None,
+    lister: VersionLister | None = None,
+    features_loader: FeatureLoader | None = None,
+) -> None:
+    """Fill the process caches and compile Datashader's kernels before the first visitor.
+
+    A cold process spends seconds importing mlflow, loading the model, reading the data and
+    JIT-compiling Datashader's aggregation (numba); without this, the first page pays for all of it.
+    A user-fixable problem (no model, missing file…) is left for the page to explain: the store
+    records it instead of raising.
+    """
+    import datashader as ds
+    import numpy as np
+    import pandas as pd
+
+    DataStore(
+        model_ref=model_ref,
+        data_path=str(data_path) if data_path else None,
+        model_name=model_name,
+        loader=loader,
+        lister=lister,
+        features_loader=features_loader,
+    )
+    # Same dtypes as the projection (float32 coordinates, categorical segment names).
+    frame = pd.DataFrame(
+        {
+            "pc1": np.array([0.0, 1.0], dtype=np.float32),
+            "pc2": np.array([0.0, 1.0], dtype=np.float32),
+            "segment_name": pd.Categorical(["a", "b"]),
+        }
+    )
+    canvas = ds.Canvas(plot_width=8, plot_height=8)
+    aggregate = canvas.points(frame, "pc1", "pc2", ds.count_cat("segment_name"))
+    ds.transfer_functions.spread(ds.transfer_functions.shade(aggregate), px=1)
+
+
+def serve(
+    *,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    model_ref: str = "production",
+    data_path: str | None = None,
+    lang: str | None = None,
+    show: bool = False,
+    basic_auth: str | None = None,
+    cookie_secret: str | None = None,
+    ui_address: str | None = None,
+    threaded: bool = False,
+    model_name: str = "customer-segments",
+    loader: ModelLoader | None = None,
+    lister: VersionLister | None = None,
+    features_loader: FeatureLoader | None = None,
+) -> Any:
+    """Serve the dashboard with Panel (blocking unless ``threaded``).
+
+    Listens on ``address`` (localhost by default: the page shows customer data) and accepts
+    websocket connections for that address and port only. With ``threaded=True`` the server runs
+    on a thread and is returned; stop it with ``server.stop()`` (tests must, or pytest hangs).
+
+    Parameters
+    ----------
+    port, address : int, str
+        Where to listen.
+    model_ref, data_path, lang, ui_address, model_name
+        As in :func:`create_app`.
+    show : bool
+        Open a browser tab.
+    basic_auth, cookie_secret : str, optional
+        Panel's basic auth (a password, or a JSON file of users and passwords) and cookie secret.
+    threaded : bool
+        Run the server on a thread and return it.
+    loader, lister, features_loader : callable, optional
+        Injection points for tests.
+    """
+    if lang is not None:
+        default_language(lang)  # fail at start-up on a bad --lang, not in every session
+    # On a thread: the server listens at once; a visitor arriving during the warm-up just waits
+    # for the same caches.
+    threading.Thread(
+        target=warm_up,
+        args=(model_ref, data_path, model_name),
+        kwargs={"loader": loader, "lister": lister, "features_loader": features_loader},
+        name="dashboard-warm-up",
+        daemon=True,
+    ).start()
+
+    def app() -> pn.viewable.Viewable:
+        return create_app(
+            model_ref=model_ref,
+            data_path=data_path,
+            lang=lang,
+            ui_address=ui_address,
+            model_name=model_name,
+            loader=loader,
+            lister=lister,
+            features_loader=features_loader,
+        )
+
+    origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"] if port else None
+    options: dict[str, Callable[..., Any] | str | bool | int | list[str] | None] = {
+        "port": port,
+        "address": address,
+        "show": show,
+        "threaded": threaded,
+        "title": "segments",
+        "websocket_origin": origins,
+        "verbose": not threaded,
+    }
+    if basic_auth:
+        options["basic_auth"] = basic_auth
+        # The login cookie must be signed; without a given secret, a random one per process (users
+        # log in again after a restart rather than the login failing).
+        options["cookie_secret"] = cookie_secret or secrets.token_hex(32)
+    elif cookie_secret:
+        options["cookie_secret"] = cookie_secret
+    return pn.serve(app, **options)

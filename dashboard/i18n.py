@@ -1,0 +1,331 @@
+"""Interface strings and number formats in English and French.
+
+The first users are French-speaking analysts; every label, KPI title and message of the page goes
+through :func:`t` so that a missing translation fails loudly in the tests (``KeyError``), not
+silently in the page. Segment names are not here: they travel with the model (``model.names(lang)``).
+"""
+
+from __future__ import annotations
+
+import math
+
+LANGUAGES: tuple[str, ...] = ("en", "fr")
+DEFAULT_LANGUAGE = "en"
+
+# French typography: narrow no-break space before % and as thousands separator (Imprimerie nationale).
+_NNBSP = "\u202f"
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "Customer segments", "fr": "Segments clients"},
+    "loading": {"en": "Loading the model and the customers…", "fr": "Chargement du modèle et des clients…"},
+    # Model card
+    "model": {"en": "Model", "fr": "Modèle"},
+    "version": {"en": "Version", "fr": "Version"},
+    "alias": {"en": "Alias", "fr": "Alias"},
+    "aliases": {"en": "Aliases", "fr": "Alias"},
+    "k": {"en": "Segments (k)", "fr": "Segments (k)"},
+    "silhouette": {"en": "Silhouette", "fr": "Silhouette"},
+    "stability": {"en": "Stability (ARI)", "fr": "Stabilité (ARI)"},
+    "trained_at": {"en": "Trained", "fr": "Entraîné le"},
+    "data_digest": {"en": "Data digest", "fr": "Empreinte des données"},
+    "data_file": {"en": "Customers from", "fr": "Clients issus de"},
+    "customers_total": {"en": "Customers", "fr": "Clients"},
+    "recommendation": {"en": "Why this k", "fr": "Pourquoi ce k"},
+    "open_run": {"en": "Open the run in MLflow", "fr": "Ouvrir le run dans MLflow"},
+    "none": {"en": "none", "fr": "aucun"},
+    # Version picker
+    "version_picker": {"en": "Model version", "fr": "Version du modèle"},
+    "version_option": {
+        "en": "v{version} · k={k} · silhouette {silhouette}",
+        "fr": "v{version} · k={k} · silhouette {silhouette}",
+    },
+    "alias_option": {"en": "{alias} (v{version})", "fr": "{alias} (v{version})"},
+    "language": {"en": "Language", "fr": "Langue"},
+    # KPIs
+    "kpi_customers": {"en": "Customers", "fr": "Clients"},
+    "kpi_revenue": {"en": "Revenue", "fr": "Chiffre d'affaires"},
+    "kpi_shipments": {"en": "Shipments", "fr": "Envois"},
+    "kpi_of_total": {"en": "of total", "fr": "du total"},
+    "kpi_of_customers": {"en": "of customers", "fr": "des clients"},
+    "kpi_of_revenue": {"en": "of revenue", "fr": "du CA"},
+    "kpi_in_selection": {"en": "in the selection", "fr": "dans la sélection"},
+    "export_segment": {"en": "CSV", "fr": "CSV"},
+    "export_segment_help": {
+        "en": "Download this segment's customers as CSV",
+        "fr": "Télécharger les clients de ce segment en CSV",
+    },
+    # Tabs
+    "tab_explore": {"en": "Explore", "fr": "Explorer"},
+    "tab_compare": {"en": "Compare versions", "fr": "Comparer des versions"},
+    "tab_drift": {"en": "Drift", "fr": "Dérive"},
+    # Linked views
+    "projection_title": {
+        "en": "Customers on the model's two main axes",
+        "fr": "Clients sur les deux axes principaux du modèle",
+    },
+    "projection_help": {
+        "en": "Each dot is a customer (PCA of the model's scaled space). Drag a box to select customers.",
+        "fr": "Chaque point est un client (ACP de l'espace normalisé du "
+        "modèle). Tracez un rectangle pour sélectionner.",
+    },
+    "pc_axis": {"en": "PC{n} ({share} of variance)", "fr": "CP{n} ({share} de la variance)"},
+    "distributions_title": {"en": "Feature distributions by segment", "fr": "Distribution des variables par segment"},
+    "distributions_help": {
+        "en": "Between the 1st and 99th percentile. Drag along an axis to select a range.",
+        "fr": "Entre le 1er et le 99e centile. Glissez le long d'un axe pour sélectionner un intervalle.",
+    },
+    "distributions_pick": {"en": "Features shown", "fr": "Variables affichées"},
+    "customers_axis": {"en": "Customers", "fr": "Clients"},
+    "heatmap_title": {"en": "Segment profiles (z-scores)", "fr": "Profils des segments (scores z)"},
+    "heatmap_title_selection": {
+        "en": "Selected customers' profiles (z-scores)",
+        "fr": "Profils des clients sélectionnés (scores z)",
+    },
+    "heatmap_help": {
+        "en": "Standard deviations above (red) or below (blue) the average customer. Click a row to filter the table.",
+        "fr": "Écarts-types au-dessus (rouge) ou en dessous (bleu) du client "
+        "moyen. Cliquez une ligne pour filtrer le tableau.",
+    },
+    "segment": {"en": "Segment", "fr": "Segment"},
+    "feature": {"en": "Feature", "fr": "Variable"},
+    "z_score": {"en": "z-score", "fr": "score z"},
+    "clear_selection": {"en": "Clear selection", "fr": "Effacer la sélection"},
+    "selection_all": {"en": "No selection: all {n} customers", "fr": "Aucune sélection : les {n} clients"},
+    "selection_some": {"en": "{n} customers selected ({share})", "fr": "{n} clients sélectionnés ({share})"},
+    # Table
+    "table_title": {"en": "Customers", "fr": "Clients"},
+    "table_rows": {"en": "{n} customers", "fr": "{n} clients"},
+    "search": {"en": "Search customer id", "fr": "Rechercher un identifiant client"},
+    "segment_filter": {"en": "Segments", "fr": "Segments"},
+    "segment_filter_all": {"en": "All segments", "fr": "Tous les segments"},
+    "export_rows": {"en": "Export these customers (CSV)", "fr": "Exporter ces clients (CSV)"},
+    "customer_id": {"en": "Customer", "fr": "Client"},
+    "segment_name": {"en": "Segment name", "fr": "Nom du segment"},
+    # Compare
+    "compare_with": {"en": "Compare with", "fr": "Comparer avec"},
+    "compare_pick": {"en": "Pick a second version to compare.", "fr": "Choisissez une seconde version à comparer."},
+    "compare_only_one": {
+        "en": "Only one version is registered: train another one to compare (`segments train --data …`).",
+        "fr": "Une seule version est enregistrée : entraînez-en une autre pour comparer (`segments train --data …`).",
+    },
+    "migration_title": {
+        "en": "Customers moving from v{a} (rows) to v{b} (columns)",
+        "fr": "Clients passant de la v{a} (lignes) à la v{b} (colonnes)",
+    },
+    "migration_summary": {
+        "en": "{n} customers scored by both versions. Each cell counts the "
+        "customers in segment row of v{a} and column of v{b}.",
+        "fr": "{n} clients classés par les deux versions. Chaque case compte les "
+        "clients du segment en ligne (v{a}) et en colonne (v{b}).",
+    },
+    "count": {"en": "Customers", "fr": "Clients"},
+    "segments_of": {"en": "Segments of v{version}", "fr": "Segments de la v{version}"},
+    # Drift
+    "drift_needs_data": {
+        "en": "Drift compares new data with the model's training data. Start the dashboard with the new file: "
+        "run `segments dashboard --data new_shipments.parquet`.",
+        "fr": "La dérive compare de nouvelles données aux données "
+        "d'entraînement du modèle. Lancez le tableau de bord "
+        "avec le nouveau fichier : `segments dashboard --data nouveaux_envois.parquet`.",
+    },
+    "err_drift": {
+        "en": "The training data ({path}) is not available, so there is no reference distribution: {reason}",
+        "fr": "Les données d'entraînement ({path}) ne sont pas disponibles, il n'y "
+        "a donc pas de distribution de référence : {reason}",
+    },
+    "drift_title": {"en": "Feature drift (PSI)", "fr": "Dérive des variables (PSI)"},
+    "drift_help": {
+        "en": "Population Stability Index of each feature, new data against training data: "
+        "below 0.1 stable, 0.1–0.25 moderate shift, above 0.25 major shift.",
+        "fr": "Indice de stabilité de population de chaque variable, "
+        "nouvelles données contre données d'entraînement : "
+        "moins de 0,1 stable, de 0,1 à 0,25 dérive modérée, plus de 0,25 dérive forte.",
+    },
+    "drift_shares_title": {"en": "Segment shares", "fr": "Part des segments"},
+    "psi": {"en": "PSI", "fr": "PSI"},
+    "flag": {"en": "Status", "fr": "Statut"},
+    "flag_stable": {"en": "stable", "fr": "stable"},
+    "flag_moderate": {"en": "moderate shift", "fr": "dérive modérée"},
+    "flag_major": {"en": "major shift", "fr": "dérive forte"},
+    "share_training": {"en": "Share in training data", "fr": "Part à l'entraînement"},
+    "share_current": {"en": "Share in new data", "fr": "Part dans les nouvelles données"},
+    "share_change": {"en": "Change (points)", "fr": "Variation (points)"},
+    "drift_summary": {
+        "en": "{new} customers in {path} against {old} in the training data.",
+        "fr": "{new} clients dans {path} contre {old} dans les données d'entraînement.",
+    },
+    # Errors: title, then the fix as a command
+    "error_title": {
+        "en": "The dashboard cannot show this model",
+        "fr": "Le tableau de bord ne peut pas afficher ce modèle",
+    },
+    "fix": {"en": "How to fix it", "fr": "Pour corriger"},
+    "err_no_model": {
+        "en": "No model named '{name}' is registered yet.",
+        "fr": "Aucun modèle nommé « {name} » n'est encore enregistré.",
+    },
+    "fix_no_model": {
+        "en": "Train one and promote it: run `segments train --data shipments.parquet`, then "
+        "`segments promote 1`. Or run `segments demo` for a complete example.",
+        "fr": "Entraînez-en un puis promouvez-le : lancez `segments train --data envois.parquet`, puis "
+        "`segments promote 1`. Ou lancez `segments demo` pour un exemple complet.",
+    },
+    "err_alias_missing": {
+        "en": "No version of '{name}' has the alias '{ref}' yet. Registered versions: {versions}.",
+        "fr": "Aucune version de « {name} » ne porte encore l'alias « {ref} ». Versions enregistrées : {versions}.",
+    },
+    "fix_alias_missing": {
+        "en": "Give the alias to a version: run `segments promote {latest} --alias {ref}`, or pick a version above.",
+        "fr": "Attribuez l'alias à une version : lancez `segments promote {latest} "
+        "--alias {ref}`, ou choisissez une version ci-dessus.",
+    },
+    "err_version_missing": {
+        "en": "'{name}' has no version or alias '{ref}'. Registered versions: {versions}.",
+        "fr": "« {name} » n'a pas de version ni d'alias « {ref} ». Versions enregistrées : {versions}.",
+    },
+    "fix_version_missing": {
+        "en": "Pick a registered version above, or run `segments models` to list them.",
+        "fr": "Choisissez une version enregistrée ci-dessus, ou lancez `segments models` pour les lister.",
+    },
+    "err_store": {
+        "en": "The MLflow store cannot be reached: {detail}",
+        "fr": "Le stockage MLflow est inaccessible : {detail}",
+    },
+    "fix_store": {
+        "en": "Check MLFLOW_TRACKING_URI (now {uri}) and that the server is running; "
+        "unset it to use the embedded store, then run `segments models` to check.",
+        "fr": "Vérifiez MLFLOW_TRACKING_URI (actuellement {uri}) et que le serveur tourne ; "
+        "supprimez-la pour utiliser le stockage intégré, puis lancez `segments models` pour vérifier.",
+    },
+    "err_training_data_missing": {
+        "en": "The model's training data {path} cannot be read: {detail}",
+        "fr": "Les données d'entraînement du modèle {path} sont illisibles : {detail}",
+    },
+    "fix_training_data_missing": {
+        "en": "Pass the customers' shipments explicitly: run `segments dashboard --data shipments.parquet`.",
+        "fr": "Indiquez explicitement les envois des clients : lancez `segments dashboard --data envois.parquet`.",
+    },
+    "err_data": {
+        "en": "The data file cannot be used: {detail}",
+        "fr": "Le fichier de données est inutilisable : {detail}",
+    },
+    "fix_data": {
+        "en": "Fix the file or pass another one: run `segments dashboard --data shipments.parquet` "
+        "(`--columns` maps other column names when training).",
+        "fr": "Corrigez le fichier ou passez-en un autre : lancez `segments dashboard --data envois.parquet` "
+        "(`--columns` adapte d'autres noms de colonnes à l'entraînement).",
+    },
+    "err_features": {
+        "en": "Model v{version} needs feature(s) {missing}, which the data {path} cannot provide.",
+        "fr": "Le modèle v{version} a besoin de la ou des variables {missing}, absentes des données {path}.",
+    },
+    "fix_features": {
+        "en": "Train a model on this data: run `segments train --data {path}`, then `segments promote <version>`; "
+        "or pass data with the columns the model was trained on.",
+        "fr": "Entraînez un modèle sur ces données : lancez `segments train --data {path}`, puis "
+        "`segments promote <version>` ; ou passez des données avec les colonnes de l'entraînement.",
+    },
+    "err_compare": {
+        "en": "Version {ref} cannot be compared: {detail}",
+        "fr": "La version {ref} ne peut pas être comparée : {detail}",
+    },
+}
+
+#: Feature labels for axes, table headers and the heatmap.
+FEATURE_LABELS: dict[str, dict[str, str]] = {
+    "recency_days": {"en": "Recency (days)", "fr": "Récence (jours)"},
+    "frequency": {"en": "Shipments", "fr": "Envois"},
+    "monetary": {"en": "Revenue (€)", "fr": "Chiffre d'affaires (€)"},
+    "avg_amount": {"en": "Average price (€)", "fr": "Prix moyen (€)"},
+    "tenure_days": {"en": "Tenure (days)", "fr": "Ancienneté (jours)"},
+    "avg_weight_kg": {"en": "Average weight (kg)", "fr": "Poids moyen (kg)"},
+    "express_share": {"en": "Express share", "fr": "Part express"},
+    "relay_share": {"en": "Relay-point share", "fr": "Part point relais"},
+    "international_share": {"en": "International share", "fr": "Part international"},
+    "late_rate": {"en": "Late rate", "fr": "Taux de retard"},
+    "return_rate": {"en": "Return rate", "fr": "Taux de retour"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The string ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``.
+
+    Raises ``KeyError`` for an unknown key: a typo must fail in the tests, not show a blank label.
+    """
+    text = TEXT[key][lang if lang in LANGUAGES else DEFAULT_LANGUAGE]
+    return text.format(**values) if values else text
+
+
+def feature_label(name: str, lang: str) -> str:
+    """Readable label of a feature; unknown features (custom data) keep their column name."""
+    labels = FEATURE_LABELS.get(name)
+    return labels[lang if lang in LANGUAGES else DEFAULT_LANGUAGE] if labels else name
+
+
+def language_from_header(accept_language: str | None) -> str:
+    """The first supported language of an HTTP ``Accept-Language`` header, else English.
+
+    ``"fr-FR,fr;q=0.9,en;q=0.8"`` gives ``"fr"``. Entries are taken by decreasing ``q`` weight (RFC 9110
+    §12.5.4); ties keep the browser's order.
+    """
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    weighted = []
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0  # a malformed weight: rank the entry last rather than guess
+        weighted.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for _, _, language in sorted(weighted):
+        if language in LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def fmt_int(value: float, lang: str) -> str:
+    """``12,345`` in English, ``12 345`` in French."""
+    if not math.isfinite(value):
+        return "–"
+    text = f"{round(value):,}"
+    return text.replace(",", _NNBSP) if lang == "fr" else text
+
+
+def fmt_float(value: float, lang: str, digits: int = 2) -> str:
+    """A decimal number: ``0.41`` in English, ``0,41`` in French."""
+    if not math.isfinite(value):
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if lang == "fr":
+        return text.replace(",", _NNBSP).replace(".", ",")
+    return text
+
+
+def fmt_pct(share: float, lang: str, digits: int = 1) -> str:
+    """A share as a percentage: ``12.5%`` in English, ``12,5 %`` in French."""
+    if not math.isfinite(share):
+        return "–"
+    number = fmt_float(100 * share, lang, digits)
+    return f"{number}{_NNBSP}%" if lang == "fr" else f"{number}%"
+
+
+def fmt_money(value: float, lang: str) -> str:
+    """Euros without cents: ``€12,345`` in English, ``12 345 €`` in French."""
+    if not math.isfinite(value):
+        return "–"
+    number = fmt_int(value, lang)
+    return f"{number}{_NNBSP}€" if lang == "fr" else f"€{number}"
+
+
+def fmt_money_short(value: float, lang: str) -> str:
+    """Compact euros for cards: ``€1.6M`` / ``€698k`` in English, ``1,6 M€`` / ``698 k€`` in French."""
+    if not math.isfinite(value):
+        return "–"
+    for threshold, suffix in ((1e9, "B" if lang != "fr" else "Md"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            number = fmt_float(value / threshold, lang, 1 if abs(value) < 100 * threshold else 0)
+            return f"{number}{_NNBSP}{suffix}€" if lang == "fr" else f"€{number}{suffix}"
+    return fmt_money(value, lang)

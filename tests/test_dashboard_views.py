@@ -1,0 +1,264 @@
+"""The dashboard's viewers, rendered to Bokeh models in-process (no browser, no MLflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import pytest
+
+from dashboard import views
+from dashboard.app import create_app, default_language
+from dashboard.i18n import language_from_header
+from dashboard.store import DataStore
+from dashboard.testing import FakeRegistry, fit_model
+from workflow.data import read_shipments
+from workflow.features import build_features
+from workflow.synth import generate_shipments, write_dataset
+
+pytestmark = [
+    # workflow/synth.py (another helper's) still calls DatetimeIndex.weekday, deprecated in pandas 3.1.
+    pytest.mark.filterwarnings("ignore:DatetimeIndex.weekday is deprecated:pandas.errors.Pandas4Warning"),
+]
+
+
+@pytest.fixture(scope="module")
+def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shipments, customers = generate_shipments(300, 12, seed=2)
+    path = tmp_path_factory.mktemp("views") / "shipments.parquet"
+    write_dataset(shipments, customers, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(shipments_file: Path) -> FakeRegistry:
+    features = build_features(read_shipments(shipments_file)[0])
+    registry = FakeRegistry()
+    registry.add(fit_model(features, 3, version="1", data_path=str(shipments_file)), aliases=["production"])
+    registry.add(fit_model(features, 4, version="2", data_path=str(shipments_file)), aliases=["candidate"])
+    return registry
+
+
+@pytest.fixture(autouse=True)
+def _extensions() -> None:
+    pn.extension("tabulator")
+    hv.extension("bokeh")
+
+
+def make_store(registry: FakeRegistry, **params: object) -> DataStore:
+    return DataStore(loader=registry.load, lister=registry.list, uri=lambda: "sqlite:///x.db", **params)
+
+
+def rendered(viewable: pn.viewable.Viewable) -> list[pn.viewable.Viewable]:
+    """Render to Bokeh (runs every Python-side callback) and return the Panel objects inside."""
+    panel = pn.panel(viewable)
+    panel.get_root()
+    return panel.select()
+
+
+def html_text(viewable: pn.viewable.Viewable) -> str:
+    """Concatenated text of the HTML, Markdown and Alert objects inside a rendered viewable."""
+    parts = []
+    for obj in rendered(viewable):
+        text = getattr(obj, "object", None)
+        if isinstance(text, str):
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def test_the_whole_page_renders(registry: FakeRegistry) -> None:
+    page = create_app(loader=registry.load, lister=registry.list, lang="en")
+    page.get_root()  # every pane, plot and widget builds without error
+
+
+@pytest.mark.parametrize("kind", ["no_model", "alias_missing", "store"])
+def test_the_page_renders_each_problem(kind: str, registry: FakeRegistry) -> None:
+    if kind == "no_model":
+        fake = FakeRegistry()
+    elif kind == "store":
+        fake = FakeRegistry(unreachable=True)
+    else:
+        fake = FakeRegistry(models={"1": registry.models["1"]})
+    page = create_app(loader=fake.load, lister=fake.list, lang="en")
+    page.get_root()
+    alerts = [obj for obj in page.select() if isinstance(obj, views.pmui.Alert) and obj.severity == "error"]
+    assert len(alerts) == 1
+    assert "How to fix it" in alerts[0].object
+    assert "`segments" in alerts[0].object
+
+
+def test_problem_banner_shows_message_and_command(registry: FakeRegistry, tmp_path: Path) -> None:
+    store = make_store(registry, data_path=str(tmp_path / "missing.csv"))
+    text = html_text(views.ProblemBanner(store))
+    assert "missing.csv: file not found" in text
+    assert "segments dashboard --data" in text
+    assert views.ProblemBanner(make_store(registry)).__panel__() is not None
+
+
+def test_model_card_facts(registry: FakeRegistry) -> None:
+    store = make_store(registry, ui_address="http://127.0.0.1:5000")
+    text = html_text(views.ModelCard(store))
+    model = store.model
+    for fact in ("customer-segments", "v1", "production", "0.95", model.data_digest, "Why this k", "Trained"):
+        assert fact in text
+    assert f"#/experiments/{model.experiment_id}/runs/{model.run_id}" in text
+    assert "MLflow" not in html_text(views.ModelCard(make_store(registry)))  # no link without a UI
+
+
+def test_header_follows_the_version(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    header = views.HeaderTitle(store).__panel__()
+    header.get_root()
+    assert "v1 · production" in header.object
+    store.model_ref = "2"
+    assert "v2 · candidate" in header.object
+
+
+def test_version_picker_lists_aliases_then_versions(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    options = views.version_options(store)
+    assert list(options.values()) == ["candidate", "production", "2", "1"]
+    assert "production (v1)" in options
+    picker = views.VersionPicker(store).__panel__()
+    picker.value = "2"
+    assert store.model.version == "2"
+
+
+def test_kpis_per_segment(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    text = html_text(views.SegmentKPIs(store))
+    for name in store.model.names("en").values():
+        assert name in text
+    assert "customers" in text
+    assert "of revenue" in text
+    assert "in the selection" not in text
+    store.select(hv.dim("pc1") > 0)
+    assert "in the selection" in html_text(views.SegmentKPIs(store))
+
+
+def test_table_follows_selection_filter_and_search(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    objects = rendered(views.CustomerTable(store))
+    table = next(obj for obj in objects if isinstance(obj, pn.widgets.Tabulator))
+    assert table.pagination == "remote"
+    assert len(table.value) == len(store.customers)
+    store.segment_filter = [0]
+    assert len(table.value) == int((store.customers["segment"] == 0).sum())
+    store.select(hv.dim("frequency") > 5)
+    frame = store.customers
+    assert len(table.value) == int(((frame["segment"] == 0) & (frame["frequency"] > 5)).sum())
+    download = next(obj for obj in objects if isinstance(obj, views.pmui.FileDownload))
+    exported = pd.read_csv(download.callback())
+    assert exported["customer_id"].tolist() == table.value["customer_id"].tolist()
+
+
+def test_clicking_a_heatmap_row_filters_the_table(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    rendered(linked)
+    name = store.model.names("en")[2]
+    linked._heatmap_tapped(x="Shipments", y=name)
+    assert store.segment_filter == [2]
+    assert set(store.rows["segment"]) == {2}
+
+
+def test_linked_views_render_with_a_selection(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    rendered(linked)
+    store.select(hv.dim("pc1") > 0)
+    assert "selected" in html_text(linked)
+    linked.features_shown = ["late_rate", "tenure_days"]  # rebuilds the histograms
+    rendered(linked)
+
+
+def test_compare_versions_shows_the_migration(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    compare = views.CompareVersions(store)
+    objects = rendered(compare)
+    assert store.compare_ref == "2"
+    panes = [obj for obj in objects if isinstance(obj, pn.pane.HoloViews)]
+    assert len(panes) == 1
+    overlay = panes[0].object
+    heatmap = overlay.get(0)
+    counts = store.migration("2").counts
+    assert int(heatmap.dimension_values("count").sum()) == int(counts.to_numpy().sum()) == len(store.customers)
+
+
+def test_compare_with_a_single_version(registry: FakeRegistry) -> None:
+    single = FakeRegistry(models={"1": registry.models["1"]}, aliases={"production": "1"})
+    text = html_text(views.CompareVersions(make_store(single)))
+    assert "Only one version" in text
+
+
+def test_drift_view_without_and_with_data(registry: FakeRegistry, tmp_path: Path) -> None:
+    assert "segments dashboard --data" in html_text(views.DriftView(make_store(registry)))
+    shipments, customers = generate_shipments(200, 6, seed=9, end_date="2026-11-15")
+    path = tmp_path / "new.parquet"
+    write_dataset(shipments, customers, path)
+    store = make_store(registry, data_path=str(path))
+    objects = rendered(views.DriftView(store))
+    assert any(isinstance(obj, pn.pane.HoloViews) for obj in objects)
+    text = html_text(views.DriftView(store))
+    assert "Population Stability Index" in text
+
+
+def test_language_switch_changes_labels_and_segment_names(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    card, kpis, table = views.ModelCard(store), views.SegmentKPIs(store), views.CustomerTable(store)
+    assert "Trained" in html_text(card)
+    english = store.model.names("en")
+    store.lang = "fr"
+    french = store.model.names("fr")
+    assert "Entraîné le" in html_text(card)
+    kpi_text = html_text(kpis)
+    assert all(name in kpi_text for name in french.values())
+    assert not any(name in kpi_text for name in english.values())
+    assert "envois" in kpi_text
+    assert "clients" in html_text(table)
+    assert "production (v1)" in views.version_options(store)
+
+
+def test_default_language() -> None:
+    assert default_language("fr") == "fr"
+    assert default_language(None) == "en"  # not served: no browser to ask
+    with pytest.raises(ValueError, match="lang"):
+        default_language("de")
+    assert language_from_header("fr-FR,fr;q=0.9,en-US;q=0.8") == "fr"
+    assert language_from_header("de-DE,en;q=0.5,fr;q=0.7") == "fr"
+    assert language_from_header("de-DE") == "en"
+    assert language_from_header(None) == "en"
+
+
+def test_serve_with_basic_auth_asks_for_a_login(registry: FakeRegistry) -> None:
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    from dashboard.app import serve
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = serve(port=port, threaded=True, basic_auth="s3cret", loader=registry.load, lister=registry.list)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+                    page = response.read().decode()
+                    final_url = response.url
+                break
+            except urllib.error.URLError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.stop()
+        server.join(timeout=30)
+        pn.state.kill_all_servers()
+    assert "/login" in final_url
+    assert "password" in page.lower()
