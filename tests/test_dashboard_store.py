@@ -25,12 +25,6 @@ from workflow.synth import generate_shipments, write_dataset
 
 N_CUSTOMERS = 400
 
-pytestmark = [
-    # workflow/synth.py (being written by another helper) still calls DatetimeIndex.weekday, deprecated
-    # in pandas 3.1; remove this once it uses day_of_week.
-    pytest.mark.filterwarnings("ignore:DatetimeIndex.weekday is deprecated:pandas.errors.Pandas4Warning"),
-]
-
 
 @pytest.fixture(scope="module")
 def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -18,11 +18,6 @@ from workflow.data import read_shipments
 from workflow.features import build_features
 from workflow.synth import generate_shipments, write_dataset
 
-pytestmark = [
-    # workflow/synth.py (another helper's) still calls DatetimeIndex.weekday, deprecated in pandas 3.1.
-    pytest.mark.filterwarnings("ignore:DatetimeIndex.weekday is deprecated:pandas.errors.Pandas4Warning"),
-]
-
 
 @pytest.fixture(scope="module")
 def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -436,9 +436,8 @@ def dashboard(
 ) -> None:
     """Serve the Panel dashboard on the registered model (read only)."""
     from dashboard.app import serve
-    from workflow import tracking
-
-    tracking.configure()
+    # No tracking.configure() here: an unreachable store is shown in the page with the command that
+    # fixes it, not as a CLI exit.
     console.print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
     serve(
         port=port,
