@@ -206,6 +206,7 @@ class Child:
     returncode: int
     stdout: str
     stderr: str
+    note: str = ""
 
     def check(self) -> Child:
         """Raise with the child's stderr when it failed."""

@@ -16,6 +16,7 @@ not ratios against a baseline.
 
     python bench/cli_path.py
     python bench/cli_path.py --quick
+    python bench/cli_path.py --customers 10M     # one size
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def one_round(customers: int, workdir: Path) -> tuple[dict[str, c.Child], str]:
     found = re.search(r"Recommendation:\s*(k=\d+)", children["train"].stdout)
     rows = re.search(r"wrote ([\d,]+) shipments", children["generate"].stdout)
     summary = f"{rows.group(1) if rows else '?'} rows, recommended {found.group(1) if found else '?'}"
+    children["generate"].note = f"{rows.group(1) if rows else '?'} rows"
     for path in workdir.glob("*.parquet"):
         path.unlink()
     return children, summary
@@ -56,10 +58,17 @@ def one_round(customers: int, workdir: Path) -> tuple[dict[str, c.Child], str]:
 
 def main(argv: list[str] | None = None) -> None:
     cli = c.parser(__doc__.splitlines()[0], quick_repeats=1, full_repeats=1)
+    cli.add_argument(
+        "--customers",
+        default=None,
+        help="comma-separated sizes to run instead of the defaults; '10M' means the size that makes 10M rows",
+    )
     args = cli.parse_args(argv)
     repeats = c.repeats_of(args)
     ten_million = c.customers_for_rows(c.TEN_MILLION)
     sizes = [c.QUICK_CUSTOMERS] if args.quick else [c.QUICK_CUSTOMERS, ten_million, c.FULL_CUSTOMERS]
+    if args.customers:
+        sizes = [ten_million if size.strip() == "10M" else int(size) for size in args.customers.split(",")]
     rows: list[c.Row] = []
     extra: dict[str, object] = {}
     for customers in sizes:
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         with c.mlflow_store(), tempfile.TemporaryDirectory(dir=c.data_dir()) as workdir:
             for round_ in range(rounds):
                 children, summary = one_round(customers, Path(workdir))
+                generated_rows = children["generate"].note
                 for step, child in children.items():
                     seconds[step].append(child.seconds)
                     peaks[step].append(child.peak_rss)
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"CLI·{label}", f"segments {step}, {customers:,} customers", seconds[step], cpu=cpus[step]
             )
             row.note = f"peak RSS {max(peaks[step]) / c.GIB:.2f} GiB"
+            if step == "generate":
+                row.what += f" ({generated_rows})"
             if customers == ten_million and step == "generate":
                 row.id, row.max_value = "GEN·10M", 60.0
             rows.append(row)

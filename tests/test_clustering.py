@@ -137,14 +137,14 @@ def test_parse_k_range_errors(text: str, message: str) -> None:
 
 def test_sweep_refuses_fewer_customers_than_k() -> None:
     frame = pd.DataFrame({"frequency": [1.0, 2.0, 3.0], "monetary": [1.0, 5.0, 9.0]})
-    with pytest.raises(DataError, match="only 3 distinct customers for k up to 4"):
+    with pytest.raises(DataError, match=r"only 3 distinct feature profile\(s\) among 3 customer\(s\), fewer than k=4"):
         fit_sweep(frame, [2, 4])
 
 
 def test_sweep_refuses_constant_features() -> None:
     frame = pd.DataFrame({"frequency": [2.0] * 5 + [3.0] * 5, "monetary": [10.0] * 10})
     fit_sweep(frame, [2], stability_resamples=0)  # one varying feature is enough
-    with pytest.raises(DataError, match="distinct customers"):
+    with pytest.raises(DataError, match=r"only 1 distinct feature profile\(s\) among 10 customer"):
         fit_sweep(pd.DataFrame({"frequency": [2.0] * 10, "monetary": [10.0] * 10}), [2])
 
 
