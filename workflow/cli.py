@@ -436,6 +436,7 @@ def dashboard(
 ) -> None:
     """Serve the Panel dashboard on the registered model (read only)."""
     from dashboard.app import serve
+
     # No tracking.configure() here: an unreachable store is shown in the page with the command that
     # fixes it, not as a CLI exit.
     console.print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
