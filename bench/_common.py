@@ -337,9 +337,15 @@ class Row:
     cpu: float | None = None
     baseline_cpu: float | None = None
 
+    #: Median of the per-round ratios when figure and baseline ran in paired rounds.
+    paired_ratio: float | None = None
+
     @property
     def ratio(self) -> float | None:
-        """Figure over baseline (medians)."""
+        """Figure over baseline: the median of the per-round ratios for paired rounds (a burst of load
+        that hits one round then moves one ratio, not both medians), else the ratio of the medians."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.value / self.baseline if self.baseline else None
 
     @property
@@ -386,9 +392,12 @@ def seconds_row(
 ) -> Row:
     """A row from the timed rounds of a case and, optionally, its baseline (paired rounds) and CPU times."""
     spread = f"{min(times):.3g}–{max(times):.3g} s"
+    paired_ratio = None
     if baseline is not None and len(baseline) == len(times):
         ratios = [t / b for t, b in zip(times, baseline, strict=True) if b > 0]
-        spread += f"; per-round ratio {min(ratios):.2f}–{max(ratios):.2f}×"
+        paired_ratio = median(ratios)
+        spread += f"; per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}×"
+        spread += f"; ratio of the medians {median(times) / median(baseline):.2f}×"
     cpu_median = median(cpu) if cpu else None
     baseline_cpu_median = median(baseline_cpu) if baseline_cpu else None
     if cpu_median is not None:
@@ -405,6 +414,7 @@ def seconds_row(
         values=[round(t, 4) for t in times],
         cpu=cpu_median,
         baseline_cpu=baseline_cpu_median,
+        paired_ratio=paired_ratio,
         **kw,
     )
 
