@@ -1,4 +1,4 @@
-"""OMP: what OpenMP's spin-waiting costs K-means on a shared machine (evidence for a proposed fix).
+"""OMP: what OpenMP's spin-waiting costs K-means on a shared machine (the evidence behind workflow's default).
 
 scikit-learn's ``KMeans`` runs Lloyd iterations in OpenMP (its vendored libgomp) with many short
 parallel regions. libgomp's default wait policy spins at every barrier; when other processes hold
@@ -6,11 +6,12 @@ the cores, a spinning thread burns its slice while the thread it waits for is de
 bench fits the same ``KMeans(n_clusters=6, n_init=10, random_state=0)`` on the same scaled features in
 fresh processes that differ only by their environment:
 
-OMP·default   the environment as given (``OMP_WAIT_POLICY`` unset), vs ``OMP_WAIT_POLICY=PASSIVE``.
+OMP·default   libgomp's default (``OMP_WAIT_POLICY`` unset), vs ``OMP_WAIT_POLICY=PASSIVE`` (what
+              ``workflow`` sets since this bench showed the cost).
 OMP·1thread   ``OMP_NUM_THREADS=1``, vs ``OMP_WAIT_POLICY=PASSIVE``.
 
 The labels of every variant are compared (a wait policy must not change results). No target: this
-row tells how loaded the machine was and what the fix would buy.
+row tells how loaded the machine was and what the fix buys.
 
     python bench/threads.py            # 200k customers of the 1M features, 5 rounds
     python bench/threads.py --quick    # the 20k customers, 5 rounds
@@ -29,6 +30,9 @@ import _common as c
 
 N_FULL = 200_000
 
+# scikit-learn (and with it libgomp, which reads OMP_* once, when it loads) is imported before
+# workflow, whose package sets OMP_WAIT_POLICY=PASSIVE when the variable is unset: the "default"
+# variant keeps libgomp's own default.
 _FIT = """
 import hashlib, json, sys, time
 import numpy as np, pandas as pd

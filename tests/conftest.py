@@ -82,3 +82,13 @@ def write_csv(path: Path, text: str) -> Path:
 def read_frame(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet output file."""
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categorical columns as plain text, the way a CSV file reads.
+
+    ``read_shipments`` keeps Parquet's dictionary-encoded columns categorical (cheap at 10M rows);
+    the values and the digest are those of the same data read from CSV.
+    """
+    categorical = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(categorical, "str"))

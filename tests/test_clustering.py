@@ -12,6 +12,7 @@ from workflow.clustering import (
     METRIC_NAMES,
     assign_segments,
     centroids_real_units,
+    count_distinct_rows,
     fit_sweep,
     make_pipeline,
     parse_k_range,
@@ -184,3 +185,11 @@ def test_assign_segments_names_missing_features() -> None:
     trial = fit_sweep(frame, [3], stability_resamples=0).trial(3)
     with pytest.raises(DataError, match="express_share"):
         assign_segments(trial.pipeline, frame.drop(columns="express_share"))
+
+
+def test_count_distinct_rows_is_exact_below_the_bound_and_a_lower_bound_above() -> None:
+    values = np.repeat(np.arange(6, dtype=float).reshape(3, 2), 40, axis=0)  # 3 distinct rows, 120 rows
+    assert count_distinct_rows(values, at_least=5, head=10) == 3  # head alone sees 1: counted on all
+    spread = np.arange(200, dtype=float).reshape(100, 2)
+    assert count_distinct_rows(spread, at_least=5, head=10) == 10  # enough in the head: stop there
+    assert count_distinct_rows(spread, at_least=50, head=10) == 100

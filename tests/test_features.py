@@ -263,3 +263,15 @@ def test_generated_features_with_an_as_of_in_the_middle(generated: pd.DataFrame)
     assert features["monetary"].sum() == pytest.approx(before["amount"].sum(), rel=1e-9)
     assert set(features.index) == set(before["customer_id"])
     assert (features["recency_days"] > 0).all()
+
+
+def test_categorical_columns_give_the_same_features_with_a_text_index(tiny: pd.DataFrame, tmp_path: Path) -> None:
+    # Parquet files written by pandas or Spark often hold dictionary-encoded (categorical) text.
+    categorical = ["customer_id", "service", "destination_country"]
+    path = tmp_path / "categorical.parquet"
+    tiny.astype(dict.fromkeys(categorical, "category")).to_parquet(path)
+    shipments, _ = read_shipments(path, today=TODAY)
+    assert isinstance(shipments["service"].dtype, pd.CategoricalDtype)
+    features = build_features(shipments)
+    assert features.index.dtype == "str"
+    pd.testing.assert_frame_equal(features, build_features(tiny))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workflow.clustering import fit_sweep
-from workflow.profiles import build_profile, name_segments
+from workflow.profiles import build_profile, name_segments, segment_means
 
 
 def two_groups() -> pd.DataFrame:
@@ -79,3 +79,21 @@ def test_identical_profiles_fall_back_to_numbers() -> None:
     english, french = name_segments(z)
     assert english == ["Regular relay-point shippers #1", "Regular relay-point shippers #2"]
     assert french == ["Expéditeurs réguliers en point relais n°1", "Expéditeurs réguliers en point relais n°2"]
+
+
+def test_segment_means_match_a_groupby_and_leave_empty_segments_nan() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(500, 4))
+    labels = rng.integers(0, 3, size=500)  # segment 3 of 4 stays empty
+    means = segment_means(values, labels, 4)
+    expected = pd.DataFrame(values).groupby(labels).mean().reindex(range(4)).to_numpy()
+    np.testing.assert_allclose(means, expected, rtol=1e-12)
+    assert np.isnan(means[3]).all()
+
+
+def test_profile_from_the_sweeps_scaled_matrix_equals_the_recomputed_one() -> None:
+    frame = pd.concat([two_groups()] * 5, ignore_index=True)
+    sweep = fit_sweep(frame, [2, 3], stability_resamples=0)
+    for trial in sweep.trials:
+        reused = build_profile(trial.pipeline, frame, trial.labels, scaled=sweep.scaled)
+        pd.testing.assert_frame_equal(reused, build_profile(trial.pipeline, frame, trial.labels))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -87,6 +88,11 @@ def test_sweep_logs_parent_and_one_child_per_k_with_contract_names(mlflow_store:
     dataset = parent.inputs.dataset_inputs[0].dataset
     assert dataset.digest == trained.context.data_digest
     assert dataset.name == "shipments.csv"
+    # The schema is inferred from the first rows only, but must name every column with its type.
+    schema = json.loads(dataset.schema)["mlflow_colspec"]
+    expected = trained.context.features.reset_index()
+    assert [column["name"] for column in schema] == list(expected.columns)
+    assert json.loads(dataset.profile)["num_rows"] == len(expected)
 
     children = [run for run in runs if run.info.run_id != parent.info.run_id]
     assert sorted(run.info.run_name for run in children) == [f"k={k}" for k in KS]
@@ -108,6 +114,12 @@ def test_sweep_logs_parent_and_one_child_per_k_with_contract_names(mlflow_store:
     # One logged model per child, linked to its run, serialised with skops.
     models = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list")
     assert sorted(m.source_run_id for m in models) == sorted(run.info.run_id for run in children)
+    # Each model carries its run's metrics (the MLflow UI shows them on the model's page).
+    for model in models:
+        k = int(client.get_run(model.source_run_id).data.params["k"])
+        linked = {metric.key: metric.value for metric in model.metrics}
+        assert set(linked) == CHILD_METRICS
+        assert linked["silhouette"] == pytest.approx(trained.sweep.trial(k).metrics["silhouette"])
 
 
 def test_registered_model_loads_back_and_predicts_the_same_labels(mlflow_store: str, trained: Trained) -> None:

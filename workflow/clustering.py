@@ -148,6 +148,9 @@ class Sweep:
     random_state: int
     n_init: int
     silhouette_labels_index: np.ndarray = field(repr=False)
+    #: The customers in the sweep's scaled space (shared by every k: the transform does not depend on k),
+    #: kept so that profiles need not transform the customers again; None when not available.
+    scaled: np.ndarray | None = field(default=None, repr=False)
 
     def trial(self, k: int) -> Trial:
         """The trial for ``k``; ``DataError`` if k was not part of the sweep."""
@@ -244,6 +247,7 @@ def fit_sweep(
         random_state=random_state,
         n_init=n_init,
         silhouette_labels_index=sample_index,
+        scaled=scaled,
     )
 
 
@@ -256,7 +260,7 @@ def check_sweep_input(features: pd.DataFrame, ks: Sequence[int]) -> None:
     if not np.isfinite(values).all():
         bad = features.columns[~np.isfinite(values).all(axis=0)]
         raise DataError(f"features {', '.join(bad)} have non-finite values")
-    n_distinct = len(np.unique(values, axis=0))
+    n_distinct = count_distinct_rows(values, at_least=max(ks))
     if n_distinct < max(ks):
         raise DataError(
             f"only {n_distinct} distinct feature profile(s) among {len(features)} customer(s), fewer than"
@@ -264,6 +268,18 @@ def check_sweep_input(features: pd.DataFrame, ks: Sequence[int]) -> None:
         )
     if (values.std(axis=0) == 0).all():
         raise DataError("every feature is constant across customers: nothing to segment")
+
+
+def count_distinct_rows(values: np.ndarray, *, at_least: int, head: int = 10_000) -> int:
+    """Number of distinct rows of ``values``, exact when below ``at_least``.
+
+    Sorting a million rows to count them takes seconds; the first ``head`` rows nearly always hold
+    ``at_least`` distinct ones already, and then their count (a lower bound) is enough to know.
+    """
+    distinct = len(np.unique(values[:head], axis=0))
+    if distinct >= at_least or len(values) <= head:
+        return distinct
+    return len(np.unique(values, axis=0))
 
 
 def _silhouette_sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:

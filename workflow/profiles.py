@@ -57,7 +57,9 @@ def segment_sizes(labels: np.ndarray, n_clusters: int) -> np.ndarray:
     return np.bincount(labels, minlength=n_clusters)
 
 
-def build_profile(pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+def build_profile(
+    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, *, scaled: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per segment: size, share, revenue, shipments, means in real units, z-scores, names.
 
     Parameters
@@ -68,6 +70,9 @@ def build_profile(pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray
         The customers' features (real units) the model was fitted or applied on.
     labels : ndarray of int
         Segment of each customer (row order of ``features``).
+    scaled : ndarray, optional
+        ``scaled_space(pipeline, features)`` when the caller has it already (a sweep computes it once
+        for every k); computed here otherwise.
 
     Returns
     -------
@@ -88,10 +93,10 @@ def build_profile(pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray
         profile["revenue_share"] = revenue / total if total else np.nan
     if "frequency" in features:
         profile["shipments"] = np.bincount(labels, weights=features["frequency"].to_numpy(), minlength=k)
-    means = features[names].groupby(labels).mean().reindex(range(k))
-    for name in names:
-        profile[f"mean_{name}"] = means[name].to_numpy()
-    z = segment_z_scores(pipeline, features, labels)
+    means = segment_means(features[names].to_numpy(dtype="float64"), labels, k)
+    for column, name in enumerate(names):
+        profile[f"mean_{name}"] = means[:, column]
+    z = segment_z_scores(pipeline, features, labels, scaled=scaled)
     for name in names:
         profile[f"z_{name}"] = z[name].to_numpy()
     english, french = name_segments(z)
@@ -100,11 +105,29 @@ def build_profile(pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray
     return profile
 
 
-def segment_z_scores(pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
-    """Mean of each segment in the model's scaled space, columns in the model's feature order."""
+def segment_means(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each column of ``values`` per segment (``k`` rows; NaN for an empty segment).
+
+    One ``bincount`` per column: a pandas groupby costs ~0.3 s per call at 1M customers, and a
+    sweep computes these means twice per k.
+    """
+    sizes = np.bincount(labels, minlength=k).astype("float64")
+    sums = np.column_stack([np.bincount(labels, weights=values[:, j], minlength=k) for j in range(values.shape[1])])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums.reshape(k, values.shape[1]) / sizes[:, None]
+
+
+def segment_z_scores(
+    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, *, scaled: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Mean of each segment in the model's scaled space, columns in the model's feature order.
+
+    ``scaled`` is ``scaled_space(pipeline, features)`` if the caller has it already.
+    """
     k = pipeline.named_steps["kmeans"].n_clusters
-    scaled = pd.DataFrame(scaled_space(pipeline, features), columns=_scaled_columns(pipeline))
-    z = scaled.groupby(labels).mean().reindex(range(k))
+    if scaled is None:
+        scaled = scaled_space(pipeline, features)
+    z = pd.DataFrame(segment_means(scaled, labels, k), columns=_scaled_columns(pipeline))
     return z[list(pipeline.feature_names_in_)].set_axis(pd.RangeIndex(k, name="segment"))
 
 

@@ -15,6 +15,7 @@ import re
 import socket
 import sqlite3
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ PRODUCTION = "production"
 DEFAULT_MIN_SILHOUETTE = 0.25
 DEFAULT_MIN_STABILITY = 0.8
 #: Types inside our pipelines that skops must trust on load (numpy ufuncs in FunctionTransformer).
+#: Rows the logged dataset's schema is inferred from (one dtype per feature column).
+SCHEMA_ROWS = 1000
+
 SKOPS_TRUSTED_TYPES = ["numpy.log1p", "numpy.expm1", "numpy.arcsinh", "numpy.sinh"]
 
 ProgressCallback = Callable[[str], None]
@@ -317,7 +321,7 @@ def log_sweep(
         reap_stale_runs(experiment)
     chosen = chosen_k if chosen_k is not None else recommendation.k
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    profiles = {t.k: build_profile(t.pipeline, context.features, t.labels) for t in sweep.trials}
+    profiles = {t.k: build_profile(t.pipeline, context.features, t.labels, scaled=sweep.scaled) for t in sweep.trials}
     children: dict[int, str] = {}
     model_uris: dict[int, str] = {}
     # Runs are started and ended by hand, not with ``with``: the context manager would end them
@@ -370,6 +374,8 @@ def _end_open_runs(status: str) -> None:
 
 def _log_parent(sweep: Sweep, recommendation: Recommendation, context: SweepContext, chosen: int) -> None:
     import mlflow
+    from mlflow.entities import Metric
+    from mlflow.models import infer_signature
 
     from workflow.plots import close, sweep_figure
 
@@ -398,9 +404,15 @@ def _log_parent(sweep: Sweep, recommendation: Recommendation, context: SweepCont
         }
     )
     mlflow.log_metrics({"recommended_k": recommendation.k, "best_silhouette": float(table["silhouette"].max())})
-    for k, row in table.iterrows():
-        mlflow.log_metric("silhouette", float(row["silhouette"]), step=int(k))
-        mlflow.log_metric("inertia", float(row["inertia"]), step=int(k))
+    # Silhouette and inertia against k as metric histories (step = k): the MLflow UI charts them.
+    # One batch, not one transaction per point.
+    now = int(time.time() * 1000)
+    history = [
+        Metric(key=name, value=float(row[name]), timestamp=now, step=int(k))
+        for k, row in table.iterrows()
+        for name in ("silhouette", "inertia")
+    ]
+    client().log_batch(mlflow.active_run().info.run_id, metrics=history)
     mlflow.log_dict(context.report.to_dict(), "validation.json")
     mlflow.log_text(table.to_csv(), "sweep.csv")
     figure = sweep_figure(table, recommendation.k)
@@ -416,6 +428,9 @@ def _log_parent(sweep: Sweep, recommendation: Recommendation, context: SweepCont
             name=Path(context.data_path).name,
             digest=context.data_digest,
         )
+    # MLflow infers the dataset schema by checking every value of every row (15 s at 1M customers);
+    # the features have one dtype per column, so the first rows give the same schema.
+    dataset.__dict__["schema"] = infer_signature(context.features.reset_index().head(SCHEMA_ROWS)).inputs
     mlflow.log_input(dataset, context="training")
 
 
@@ -461,7 +476,6 @@ def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, profile: pd.Da
             "silhouette_sample_size": sweep.silhouette_sample_size,
         }
     )
-    mlflow.log_metrics(trial.metrics)
     centroids = centroids_real_units(trial.pipeline)
     centroids.insert(0, "name", profile["name"])
     mlflow.log_text(centroids.to_csv(), "centroids.csv")
@@ -482,6 +496,9 @@ def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, profile: pd.Da
         pip_requirements=_pip_requirements(),
         metadata={"segment_names": names, "segment_names_fr": profile["name_fr"].tolist()},
     )
+    # Logged after the model and linked to it: the MLflow UI shows them on the model's page too, and
+    # log_model does not have to re-read every metric's history to link it (one query per metric).
+    mlflow.log_metrics(trial.metrics, model_id=info.model_id)
     return info.model_uri
 
 
