@@ -12,6 +12,18 @@ import pytest
 from workflow import tracking
 from workflow.cli import run
 
+#: The params and metrics of every child run (DESIGN §5), written out here rather than taken from the code.
+CHILD_PARAMS = {"k", "features", "transform", "scaler", "n_init", "random_state", "n_customers", "data_digest", "as_of"}
+CHILD_METRICS = {
+    "silhouette",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "inertia",
+    "stability_ari",
+    "min_cluster_share",
+    "n_clusters",
+}
+
 
 @pytest.fixture
 def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:

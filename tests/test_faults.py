@@ -11,6 +11,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import CHILD_METRICS, CHILD_PARAMS
 from tests.support.processes import (
     Done,
     Process,
@@ -37,16 +39,6 @@ from workflow import tracking
 from workflow.errors import ModelNotFoundError
 
 MODEL = "customer-segments"
-CHILD_PARAMS = {"k", "features", "transform", "scaler", "n_init", "random_state", "n_customers", "data_digest", "as_of"}
-CHILD_METRICS = {
-    "silhouette",
-    "calinski_harabasz",
-    "davies_bouldin",
-    "inertia",
-    "stability_ari",
-    "min_cluster_share",
-    "n_clusters",
-}
 #: Every command against a broken store must answer within this many seconds *more than the same command
 #: against a sound store* (starting Python and importing MLflow take seconds, more on a busy machine).
 #: MLflow's default HTTP retries would take minutes; ``tracking.configure`` lowers them.
@@ -170,10 +162,14 @@ def test_kill_9_mid_sweep_keeps_logged_runs_readable_and_the_next_train_reaps_th
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", killed.uri)
     monkeypatch.setattr(tracking, "_configured", None)
-    # `segments models` answers (nothing registered) without a traceback. It does not reap: see the report.
+    # `segments models` answers (nothing registered) without a traceback and tells of the stale runs,
+    # read-only: it does not mark them.
     listed = cli("models")
     assert listed.code == 2, listed.err
+    assert len(listed.err.strip().splitlines()) == 1
     assert "no registered model" in listed.err
+    assert f"{len(stale)} run(s) still marked RUNNING by a process that is gone" in listed.err
+    assert {r.info.status for r in runs_of(client) if r.info.run_id in stale} == {"RUNNING"}
 
     # The next `segments train` marks the dead process's runs KILLED, then trains and registers version 1.
     trained = cli("train", "--data", small_shipments, "--k", "2-3", "--n-init", "1")
@@ -184,6 +180,16 @@ def test_kill_9_mid_sweep_keeps_logged_runs_readable_and_the_next_train_reaps_th
     assert {statuses[r.info.run_id] for r in finished} == {"FINISHED"}
     assert "RUNNING" not in statuses.values()
     assert [str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'")] == ["1"]
+    assert "still marked RUNNING" not in cli("models").out
+    # With versions listed, a run left by a dead process is told below the table.
+    exited = subprocess.Popen(["true"])  # a process that has exited and been waited for: its pid is free
+    exited.wait()
+    dead_pid = exited.pid
+    experiment = client.get_experiment_by_name(MODEL).experiment_id
+    client.create_run(experiment, tags={"segments.host": socket.gethostname(), "segments.pid": str(dead_pid)})
+    listed = cli("models")
+    assert listed.code == 0, listed.err
+    assert "1 run(s) still marked RUNNING by a process that is gone" in " ".join(listed.out.split())
     monkeypatch.setattr(tracking, "_configured", None)
 
 

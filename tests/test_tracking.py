@@ -16,22 +16,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import CHILD_METRICS, CHILD_PARAMS
 from workflow import tracking
 from workflow.clustering import Sweep, fit_sweep, recommend_k
 from workflow.data import data_digest, read_shipments
 from workflow.errors import GateError, ModelNotFoundError
 from workflow.features import build_features
 
-CHILD_PARAMS = {"k", "features", "transform", "scaler", "n_init", "random_state", "n_customers", "data_digest", "as_of"}
-CHILD_METRICS = {
-    "silhouette",
-    "calinski_harabasz",
-    "davies_bouldin",
-    "inertia",
-    "stability_ari",
-    "min_cluster_share",
-    "n_clusters",
-}
 KS = [2, 3, 4]
 
 

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from workflow.errors import SegmentsError
+from workflow.errors import ModelNotFoundError, SegmentsError
 
 app = typer.Typer(
     name="segments",
@@ -296,7 +296,17 @@ def models(model_name: ModelNameOption = DEFAULT_NAME) -> None:
     """List registered versions: version, aliases, k, silhouette, stability, data, created."""
     from workflow import tracking
 
-    rows = tracking.list_versions(model_name)
+    stale = tracking.stale_runs()
+    stale_note = (
+        f"{len(stale)} run(s) still marked RUNNING by a process that is gone (crash or kill -9);"
+        " the next `segments train` marks them KILLED"
+    )
+    try:
+        rows = tracking.list_versions(model_name)
+    except ModelNotFoundError as error:
+        if stale:
+            raise ModelNotFoundError(f"{error}; {stale_note}") from None
+        raise
     view = Table(title=f"Registered model {model_name}")
     for header in ("version", "aliases", "k", "silhouette", "stability", "data", "digest", "created (UTC)"):
         view.add_column(header)
@@ -317,6 +327,8 @@ def models(model_name: ModelNameOption = DEFAULT_NAME) -> None:
         console.print("[bold]Recent alias moves[/]")
         for event in trail[-5:]:
             console.print(f"  {event}")
+    if stale:
+        console.print(f"[yellow]{stale_note}.[/]")
 
 
 @app.command()

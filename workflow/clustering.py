@@ -220,8 +220,8 @@ def fit_sweep(
     prep = base[:-1].fit(features)
     scaled = prep.transform(features)
     rng = np.random.default_rng(random_state)
-    sample_index = _silhouette_sample(len(features), silhouette_sample_size, rng)
-    subsamples = _stability_subsamples(len(features), stability_resamples, rng)
+    sample_index = silhouette_sample(len(features), silhouette_sample_size, rng)
+    subsamples = stability_subsamples(len(features), stability_resamples, rng)
 
     trials = []
     for k in ks:
@@ -282,13 +282,16 @@ def count_distinct_rows(values: np.ndarray, *, at_least: int, head: int = 10_000
     return len(np.unique(values, axis=0))
 
 
-def _silhouette_sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def silhouette_sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of the customers the silhouette is computed on: all ``n``, or ``size`` drawn
+    without replacement (the silhouette is O(n²): 10k customers take a second, 1M would take days)."""
     if n <= size:
         return np.arange(n)
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-def _stability_subsamples(n: int, resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+def stability_subsamples(n: int, resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Index sets of the stability refits: ``resamples`` draws of 80 % of the customers (at most 50k)."""
     size = min(int(n * STABILITY_FRACTION), STABILITY_MAX_SAMPLE)
     return [rng.choice(n, size=size, replace=False) for _ in range(resamples)]
 

@@ -43,19 +43,26 @@ ROWS_SHOWN = 5
 AMBIGUOUS_DATE = "ambiguous date (day/month order unknown; write YYYY-MM-DD)"
 UNPARSEABLE_DATE = "unparseable date (expected YYYY-MM-DD)"
 
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+#: Text rules shared with the Spark engine (its patterns are Java regular expressions: the same syntax here).
+#: Boolean spellings, compared after stripping and lower-casing.
+TRUE_TEXT = ("true", "t", "yes", "y", "1", "1.0")
+FALSE_TEXT = ("false", "f", "no", "n", "0", "0.0")
+#: Year first, then month and day: the only order that cannot be misread.
+ISO_DATE_PATTERN = r"^\d{4}-\d{1,2}-\d{1,2}(?:$|[T ])"
+UTC_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}:?\d{2})$"
+#: 03/04/2026 is March or April: day/month order cannot be told apart when both are at most 12.
+DAY_MONTH_PATTERN = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 #: Bytes read at a time when scanning a CSV for NUL bytes.
 _CHUNK = 1 << 22
 # pandas' tokenizer errors, turned into row numbers a user can find.
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
-# Year first, then month and day: the only order that cannot be misread.
-_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:$|[T ])")
-_UTC_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
-# 03/04/2026 is March or April: day/month order cannot be told apart when both are at most 12.
-_DAY_MONTH = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}$")
+_ISO_DATE = re.compile(ISO_DATE_PATTERN)
+_UTC_OFFSET = re.compile(UTC_OFFSET_PATTERN)
+_DAY_MONTH = re.compile(DAY_MONTH_PATTERN)
 
 
 @dataclass
@@ -490,8 +497,8 @@ def _parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarra
         # A nullable boolean column (Parquet with nulls) cannot be cast to bool while it holds NA.
         return values.fillna(value=False).astype("bool"), np.zeros(len(values), dtype=bool), missing
     text = values.astype("str").str.strip().str.lower()
-    truthy = text.isin(_TRUE).to_numpy()
-    falsy = text.isin(_FALSE).to_numpy()
+    truthy = text.isin(TRUE_TEXT).to_numpy()
+    falsy = text.isin(FALSE_TEXT).to_numpy()
     return pd.Series(truthy, index=values.index), ~(truthy | falsy | missing), missing
 
 
@@ -516,7 +523,7 @@ def _schema(today: pd.Timestamp) -> pa.DataFrameSchema:
             "destination_country": pa.Column(
                 nullable=False,
                 required=False,
-                checks=pa.Check(lambda s: s.str.fullmatch(r"[A-Z]{2}"), name="not an ISO-3166 alpha-2 code"),
+                checks=pa.Check(lambda s: s.str.match(COUNTRY_PATTERN), name="not an ISO-3166 alpha-2 code"),
             ),
         },
         coerce=False,

@@ -48,19 +48,25 @@ from workflow.clustering import (
     STABILITY_RESAMPLES,
     Sweep,
     Trial,
-    _silhouette_sample,
-    _stability_subsamples,
     make_pipeline,
+    silhouette_sample,
+    stability_subsamples,
     transformed_feature_order,
 )
 from workflow.data import (
     AMBIGUOUS_DATE,
     BOOLEAN_COLUMNS,
+    COUNTRY_PATTERN,
+    DAY_MONTH_PATTERN,
     DEFAULT_MAX_BAD_SHARE,
+    FALSE_TEXT,
+    ISO_DATE_PATTERN,
     KNOWN_COLUMNS,
     REQUIRED_COLUMNS,
     ROWS_SHOWN,
+    TRUE_TEXT,
     UNPARSEABLE_DATE,
+    UTC_OFFSET_PATTERN,
     Problem,
     ValidationReport,
 )
@@ -93,12 +99,6 @@ SKLEARN_MAX_ITER = 300
 DEFAULT_DRIVER_MEMORY = "4g"
 
 _NS_PER_DAY = 86_400 * 10**9
-# Text rules of ``workflow.data`` (private there), as Java regular expressions; a test compares the reports.
-_TRUE = ("1", "1.0", "t", "true", "y", "yes")
-_FALSE = ("0", "0.0", "f", "false", "n", "no")
-_ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}($|[T ])"
-_UTC_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
-_DAY_MONTH = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}$"
 _DATE_NS = "_date_ns"
 _ROW = "_row"
 _FILE = "_file"
@@ -396,7 +396,7 @@ def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataF
     if "destination_country" in schema:
         rules += [
             ("destination_country", "missing value", out["destination_country"].isNull()),
-            ("destination_country", "not an ISO-3166 alpha-2 code", ~out["destination_country"].rlike("^[A-Z]{2}$")),
+            ("destination_country", "not an ISO-3166 alpha-2 code", ~out["destination_country"].rlike(COUNTRY_PATTERN)),
         ]
 
     typed = frame.select(
@@ -443,8 +443,8 @@ def _boolean(value: Column, dtype: Any) -> tuple[Column, Column]:
     if isinstance(dtype, st.BooleanType):
         return sf.coalesce(value, sf.lit(False)), sf.lit(False)
     text = sf.lower(sf.trim(value.cast("string")))
-    truthy = text.isin(*_TRUE)
-    falsy = text.isin(*_FALSE)
+    truthy = text.isin(*TRUE_TEXT)
+    falsy = text.isin(*FALSE_TEXT)
     return sf.coalesce(truthy, sf.lit(False)), value.isNotNull() & ~(truthy | falsy)
 
 
@@ -463,11 +463,11 @@ def _date_ns(value: Column, dtype: Any, *, nanos: bool) -> tuple[Column, Column,
         return sf.unix_micros(value.cast("timestamp")) * sf.lit(1000), never, never
     text = sf.trim(value.cast("string"))
     # Year first and a full date only; a UTC offset is dropped to keep the local wall time.
-    wall = sf.regexp_replace(text, _UTC_OFFSET, "")
-    parsed = sf.when(text.rlike(_ISO_DATE), sf.try_to_timestamp(wall))
+    wall = sf.regexp_replace(text, UTC_OFFSET_PATTERN, "")
+    parsed = sf.when(text.rlike(ISO_DATE_PATTERN), sf.try_to_timestamp(wall))
     failed = parsed.isNull() & value.isNotNull()
-    day, month = (sf.regexp_extract(text, _DAY_MONTH, group).try_cast("int") for group in (1, 2))
-    ambiguous = failed & text.rlike(_DAY_MONTH) & (day <= 12) & (month <= 12)
+    day, month = (sf.regexp_extract(text, DAY_MONTH_PATTERN, group).try_cast("int") for group in (1, 2))
+    ambiguous = failed & text.rlike(DAY_MONTH_PATTERN) & (day <= 12) & (month <= 12)
     return sf.unix_micros(parsed) * sf.lit(1000), failed & ~sf.coalesce(ambiguous, never), sf.coalesce(ambiguous, never)
 
 
@@ -869,10 +869,10 @@ def fit_sweep_spark(
         # from the same seeded stream over the sorted ids, so the two engines' metrics compare.
         ids = _sorted_ids(scaled)
         rng = np.random.default_rng(random_state)
-        sample_index = _silhouette_sample(n, silhouette_sample_size, rng)
+        sample_index = silhouette_sample(n, silhouette_sample_size, rng)
         subsamples += [
             _rows_of(scaled, ids[index]).persist(StorageLevel.MEMORY_AND_DISK)
-            for index in _stability_subsamples(n, stability_resamples, rng)
+            for index in stability_subsamples(n, stability_resamples, rng)
         ]
         fits: dict[int, tuple[KMeansModel, dict[str, float]]] = {}
         for k in ks:

@@ -241,17 +241,28 @@ def reap_stale_runs(experiment: str = EXPERIMENT_NAME) -> int:
     Returns how many runs were marked.
     """
     mlflow_client = client()
+    stale = stale_runs(experiment)
+    for run_id in stale:
+        mlflow_client.set_terminated(run_id, status="KILLED")
+    return len(stale)
+
+
+def stale_runs(experiment: str = EXPERIMENT_NAME) -> list[str]:
+    """Ids of the RUNNING runs whose process on this host is gone; read-only (``segments models`` tells).
+
+    Runs started on another host cannot be judged from here and are left out.
+    """
+    mlflow_client = client()
     exp = mlflow_client.get_experiment_by_name(experiment)
     if exp is None:
-        return 0
+        return []
     host = socket.gethostname()
-    reaped = 0
-    for run in mlflow_client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
-        tags = run.data.tags
-        if tags.get("segments.host") == host and not _alive(int(tags.get("segments.pid", "0"))):
-            mlflow_client.set_terminated(run.info.run_id, status="KILLED")
-            reaped += 1
-    return reaped
+    running = mlflow_client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
+    return [
+        run.info.run_id
+        for run in running
+        if run.data.tags.get("segments.host") == host and not _alive(int(run.data.tags.get("segments.pid", "0")))
+    ]
 
 
 def _alive(pid: int) -> bool:
