@@ -34,8 +34,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## every benchmark at the issue's sizes (~1 h); BENCH_ARGS="--quick" for a smoke run of a few minutes
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 ui: $(STAMP)
 	$(BIN)/segments ui

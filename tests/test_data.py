@@ -65,7 +65,7 @@ def test_csv_and_parquet_read_to_the_same_frame_and_digest(tmp_path: Path) -> No
     pq.write_table(typed_table(csv_frame), parquet_path)
     parquet_frame, report = read(parquet_path)
     assert report.rows_kept == 4
-    pd.testing.assert_frame_equal(parquet_frame, csv_frame)
+    pd.testing.assert_frame_equal(as_text(parquet_frame), as_text(csv_frame))
     assert data_digest(parquet_frame) == data_digest(csv_frame)
 
 
@@ -80,7 +80,7 @@ def test_parquet_with_timestamps_and_categories_reads_the_same(tmp_path: Path) -
     frame, _ = read(path)
     # A categorical column stays categorical (cheap at 10M rows) with the same values and digest.
     assert isinstance(frame["service"].dtype, pd.CategoricalDtype)
-    pd.testing.assert_frame_equal(as_text(frame), csv_frame)
+    pd.testing.assert_frame_equal(as_text(frame), as_text(csv_frame))
     assert data_digest(frame) == data_digest(csv_frame)
 
 
@@ -105,7 +105,7 @@ def test_generated_csv_and_parquet_have_the_same_digest(tmp_path: Path) -> None:
     write_dataset(shipments, customers, tmp_path / "s.parquet")
     from_csv, _ = read(tmp_path / "s.csv")
     from_parquet, _ = read(tmp_path / "s.parquet")
-    pd.testing.assert_frame_equal(from_csv, as_text(from_parquet))
+    pd.testing.assert_frame_equal(as_text(from_csv), as_text(from_parquet))
     assert data_digest(from_csv) == data_digest(from_parquet)
 
 

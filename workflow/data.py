@@ -38,6 +38,8 @@ BOOLEAN_COLUMNS: tuple[str, ...] = ("delivered_late", "returned")
 DEFAULT_MAX_BAD_SHARE = 0.05
 #: How many offending row numbers a report shows per rule.
 ROWS_SHOWN = 5
+#: Text columns with few distinct values, kept categorical from reading on.
+CATEGORICAL_COLUMNS = ("service", "destination_country", "customer_type")
 
 #: Rule names of the two kinds of bad dates (the report and the tests use them).
 AMBIGUOUS_DATE = "ambiguous date (day/month order unknown; write YYYY-MM-DD)"
@@ -205,6 +207,17 @@ def _read_raw(path: Path, mapping: dict[str, str], max_file_mb: float | None, en
     """Read the file and apply the column mapping; structural checks only (nothing is typed yet)."""
     kind = _check_file(path, max_file_mb)
     header = _csv_header(path, encoding) if kind == "csv" else _parquet_header(path)
+    renamed = check_header(path, header, mapping)
+    wanted = [theirs for theirs, ours in zip(header, renamed, strict=True) if ours in KNOWN_COLUMNS]
+    frame = _read_csv(path, header, mapping, encoding) if kind == "csv" else _read_parquet(path, wanted)
+    return frame[wanted].rename(columns=mapping)
+
+
+def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -> list[str]:
+    """The header's names after ``--columns``; ``DataError`` for duplicate, unknown, clashing or missing names.
+
+    Shared by the pandas reader and the Spark engine, so both refuse the same files with the same words.
+    """
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise DataError(f"{path}: duplicate column name(s) {', '.join(duplicated)}")
@@ -227,9 +240,7 @@ def _read_raw(path: Path, mapping: dict[str, str], max_file_mb: float | None, en
             f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}"
             " (map other names with --columns, e.g. --columns customer_id=Customer)"
         )
-    wanted = [theirs for theirs, ours in zip(header, renamed, strict=True) if ours in KNOWN_COLUMNS]
-    frame = _read_csv(path, header, mapping, encoding) if kind == "csv" else _read_parquet(path, wanted)
-    return frame[wanted].rename(columns=mapping)
+    return renamed
 
 
 def _check_file(path: Path, max_file_mb: float | None) -> str:
@@ -330,6 +341,8 @@ def _read_csv(path: Path, header: list[str], mapping: dict[str, str], encoding: 
     ``index_col=False`` makes a row with too many fields an error instead of an index.
     """
     id_column = next(theirs for theirs in header if mapping.get(theirs, theirs) == "customer_id")
+    # Low-cardinality text as categorical: a few distinct values to clean instead of millions of cells.
+    categorical = {theirs: "category" for theirs in header if mapping.get(theirs, theirs) in CATEGORICAL_COLUMNS}
     try:
         with warnings.catch_warnings():
             # Text among numbers in a large file gives a column of mixed types, which _parse_types
@@ -339,7 +352,7 @@ def _read_csv(path: Path, header: list[str], mapping: dict[str, str], encoding: 
                 path,
                 sep=",",
                 index_col=False,
-                dtype={id_column: "str"},
+                dtype={id_column: "str", **categorical},
                 # Ids like NA or NULL are data; only an empty cell is missing. NaN and inf in a
                 # number column stay text here and become faults in _parse_types.
                 keep_default_na=False,
@@ -411,7 +424,7 @@ def _parse_types(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, str],
             numbers, not_number = _parse_numbers(raw[column])
             fault(column, "not a number", not_number)
             frame[column] = numbers
-    for column in ("service", "destination_country", "customer_type"):
+    for column in CATEGORICAL_COLUMNS:
         if column in raw:
             frame[column] = _clean_text(raw[column], upper=column == "destination_country")
     for column in BOOLEAN_COLUMNS:

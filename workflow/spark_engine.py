@@ -62,13 +62,13 @@ from workflow.data import (
     FALSE_TEXT,
     ISO_DATE_PATTERN,
     KNOWN_COLUMNS,
-    REQUIRED_COLUMNS,
     ROWS_SHOWN,
     TRUE_TEXT,
     UNPARSEABLE_DATE,
     UTC_OFFSET_PATTERN,
     Problem,
     ValidationReport,
+    check_header,
 )
 from workflow.errors import DataError, SegmentsError
 from workflow.features import (
@@ -252,7 +252,7 @@ def read_shipments_spark(
     mapping = columns or {}
     raw, nanos = _read_parquet(spark, path)
     header = [name for name in raw.columns if name not in {_ROW, _FILE}]
-    _check_header(path, header, mapping)
+    check_header(path, header, mapping)
     renamed = raw.select(
         *[raw[name].alias(mapping.get(name, name)) for name in header if mapping.get(name, name) in KNOWN_COLUMNS],
         _ROW,
@@ -320,23 +320,6 @@ def _java_root_cause(error: Any) -> str:
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return (lines[0] if lines else type(error).__name__)[:300]
-
-
-def _check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -> None:
-    duplicated = sorted({name for name in header if header.count(name) > 1})
-    if duplicated:
-        raise DataError(f"{path}: duplicate column name(s) {', '.join(duplicated)}")
-    absent = [theirs for theirs in mapping if theirs not in header]
-    if absent:
-        pairs = ", ".join(f"{mapping[name]}={name}" for name in absent)
-        raise DataError(f"{path}: --columns {pairs}: no such column; the file has {', '.join(header)}")
-    renamed = [mapping.get(name, name) for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in renamed]
-    if missing:
-        raise DataError(
-            f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}"
-            " (map other names with --columns, e.g. --columns customer_id=Customer)"
-        )
 
 
 def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataFrame, list[tuple[str, str]]]:
