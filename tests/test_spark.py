@@ -163,8 +163,13 @@ def test_validation_report_matches_pandas(spark, tmp_path: Path) -> None:
 
 
 def test_structural_faults_are_data_errors(spark, shipments_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"missing required column\(s\) customer_id"):
+    # The same header rules and words as the pandas reader (workflow.data.check_header).
+    with pytest.raises(DataError, match="maps a column onto service, which the file already has"):
         spark_engine.spark_features(spark, shipments_file, columns={"customer_id": "service"})
+    no_date = tmp_path / "no_date.parquet"
+    pd.read_parquet(shipments_file).drop(columns="date").to_parquet(no_date)
+    with pytest.raises(DataError, match=r"missing required column\(s\) date"):
+        spark_engine.spark_features(spark, no_date)
     with pytest.raises(DataError, match="Customer: no such column"):
         spark_engine.spark_features(spark, shipments_file, columns={"Customer": "customer_id"})
     with pytest.raises(DataError, match="cannot read as Parquet"):
