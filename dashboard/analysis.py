@@ -24,6 +24,10 @@ PSI_FLOOR = 1e-4
 #: PCA is fitted on at most this many customers (then applied to all): the two main axes of 1M
 #: customers are the same as those of a 200k random sample to the third decimal, at a tenth of the cost.
 PCA_FIT_SAMPLE = 200_000
+#: Bars of a distribution chart.
+HIST_BINS = 30
+#: Histograms of long-tailed features are drawn between these quantiles, or one bar would hold all.
+HIST_QUANTILES = (0.01, 0.99)
 
 
 def pca_projection(
@@ -52,7 +56,8 @@ def pca_projection(
     rng = np.random.default_rng(random_state)
     fit_rows = scaled if n <= fit_sample else scaled[np.sort(rng.choice(n, size=fit_sample, replace=False))]
     pca = PCA(n_components=n_components, random_state=random_state).fit(fit_rows)
-    coords = np.zeros((n, 2), dtype=np.float32)
+    # Column-major: each axis is contiguous, so the customers frame can hold both without a copy.
+    coords = np.zeros((n, 2), dtype=np.float32, order="F")
     coords[:, :n_components] = pca.transform(scaled)
     explained = np.zeros(2)
     explained[:n_components] = pca.explained_variance_ratio_
@@ -79,6 +84,86 @@ def segment_means(
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[:, None]
+
+
+def histogram_edges(
+    values: np.ndarray, *, share: bool, skewed: bool, n_bins: int = HIST_BINS
+) -> tuple[np.ndarray, bool]:
+    """Bin edges of a feature's distribution chart and whether they are logarithmic.
+
+    Counts, durations and money have heavy right tails (the model log-transforms them too): a
+    ``skewed`` feature gets log-spaced bins between its 1st and 99th percentiles, or every customer
+    but the biggest would share the first bar. A ``share`` gets linear bins over [0, 1]; any other
+    feature linear bins between the same percentiles.
+    """
+    if share:
+        return np.linspace(0.0, 1.0, n_bins + 1), False
+    low, high = (float(v) for v in np.nanquantile(values, HIST_QUANTILES))
+    if skewed and low > 0 and high > low:
+        return np.geomspace(low, high, n_bins + 1), True
+    if not high > low:
+        high = low + 1.0
+    return np.linspace(low, high, n_bins + 1), False
+
+
+def histogram_codes(values: np.ndarray, edges: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Bin and segment of each customer in one small integer: ``bin * n_clusters + label``.
+
+    Bins are those of ``numpy.histogram``: half-open ``[e_i, e_i+1)`` except the last, which is
+    closed; customers outside ``[edges[0], edges[-1]]`` (and NaN) get ``n_bins * n_clusters``.
+    Computed once per feature, the codes make any selection's counts one ``bincount``
+    (:func:`histogram_counts`) instead of a pass over the float values.
+    """
+    n_bins = len(edges) - 1
+    outside = n_bins * n_clusters
+    dtype = np.min_scalar_type(outside)
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    bins = np.clip(np.searchsorted(edges, values[inside], side="right") - 1, 0, n_bins - 1)
+    codes = np.full(len(values), outside, dtype=dtype)
+    codes[inside] = (bins * n_clusters + np.asarray(labels)[inside]).astype(dtype)
+    return codes
+
+
+def histogram_counts(codes: np.ndarray, n_bins: int, n_clusters: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Customers per bin and segment, shape (n_bins, n_clusters), over ``mask`` (all when None).
+
+    ``codes`` come from :func:`histogram_codes`; customers outside the edges are not counted.
+    """
+    if mask is not None:
+        codes = codes[mask]
+    counts = np.bincount(codes, minlength=n_bins * n_clusters + 1)
+    return counts[: n_bins * n_clusters].reshape(n_bins, n_clusters)
+
+
+def inside_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Whether each point ``(x[i], y[i])`` lies inside ``polygon`` (vertices, shape (m, 2)): a lasso brush.
+
+    HoloViews' own test (``spatial_select``) needs spatialpandas or shapely, which the dashboard does
+    not depend on; matplotlib's ``Path.contains_points`` is vectorised C. Points outside the lasso's
+    bounding box are ruled out first with four comparisons, so the polygon test runs on few points.
+    """
+    from matplotlib.path import Path
+
+    polygon = np.asarray(polygon, dtype="float64")
+    x, y = np.asarray(x), np.asarray(y)
+    (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
+    candidates = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    inside = np.zeros(len(x), dtype=bool)
+    if len(candidates) and len(polygon) >= 3:
+        points = np.column_stack([x[candidates], y[candidates]]).astype("float64")
+        inside[candidates] = Path(polygon).contains_points(points)
+    return inside
+
+
+def shade_codes(labels: np.ndarray, selected: np.ndarray | None, n_clusters: int) -> np.ndarray:
+    """Colour code of each customer in the projection: its segment, or ``n_clusters`` outside ``selected``.
+
+    Int8 (int16 beyond 126 segments): the codes of a pandas Categorical, taken without a copy.
+    """
+    dtype = np.int8 if n_clusters < np.iinfo(np.int8).max else np.int16
+    if selected is None:
+        return np.asarray(labels).astype(dtype)
+    return np.where(selected, labels, n_clusters).astype(dtype)
 
 
 def migration_matrix(labels_a: np.ndarray, labels_b: np.ndarray, k_a: int, k_b: int) -> np.ndarray:

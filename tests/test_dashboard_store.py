@@ -186,12 +186,148 @@ def test_segment_filter_and_search_narrow_the_selection(registry: FakeRegistry) 
     assert len(store.rows) == int(frame["customer_id"].str.contains("C000001").sum()) > 0
 
 
-def test_link_selections_drive_the_store(registry: FakeRegistry) -> None:
-    # What a brush does: the link_selections instance gets an expression, the store follows.
+def test_brushes_of_each_source_intersect(registry: FakeRegistry) -> None:
+    # What the views do on a brush: one region per source, the selection is their intersection
+    # (link_selections' cross_filter_mode="intersect"); a new brush replaces its source's region.
     store = make_store(registry)
-    store.links.selection_expr = hv.dim("monetary") > store.customers["monetary"].median()
-    assert store.n_selected() == int((store.customers["monetary"] > store.customers["monetary"].median()).sum())
-    assert len(store.rows) == store.n_selected()
+    frame = store.customers
+    pc1, monetary = frame["pc1"], frame["monetary"]
+    median = float(monetary.median())
+    store.brush(store_module.PROJECTION, store_module.box_selection((0.0, -100.0, 100.0, 100.0)))
+    assert store.n_selected() == int((pc1 >= 0).sum())
+    store.brush("monetary", store_module.range_selection("monetary", median, 1e12))
+    both = (pc1 >= 0) & (monetary >= median)
+    assert store.n_selected() == int(both.sum())
+    assert store.rows["customer_id"].tolist() == frame.loc[both, "customer_id"].tolist()
+    store.brush(store_module.PROJECTION, store_module.box_selection((100.0, 100.0, -100.0, 0.0)))  # right to left
+    assert store.n_selected() == int(((frame["pc2"] >= 0) & (monetary >= median)).sum())
+    store.brush(store_module.PROJECTION, None)
+    assert store.n_selected() == int((monetary >= median).sum())
+    store.clear_selection()
+    assert store.selected is None
+    assert len(store.rows) == len(frame)
+
+
+def test_brush_expressions_select_what_link_selections_selects(registry: FakeRegistry) -> None:
+    # The expressions are HoloViews' own (Selection2DExpr / Selection1DExpr): same rows, bit for bit,
+    # on the same float32 projection and float64 features.
+    hv.extension("bokeh")  # the expressions read the elements' plot options
+    store = make_store(registry)
+    dataset = store.dataset
+    points = hv.Points(dataset, kdims=["pc1", "pc2"])
+    bounds = (-0.7, -1.1, 1.3, 0.4)
+    theirs, _, _ = points._get_selection_expr_for_stream_value(bounds=bounds)
+    ours = store_module.box_selection(bounds)
+    assert np.array_equal(ours.apply(dataset), theirs.apply(dataset))
+    histogram = hv.operation.histogram(dataset, dimension="monetary", bins=np.linspace(0, 5000, 31))
+    theirs, _, _ = histogram._get_selection_expr_for_stream_value(bounds=(800.0, 0, 300.0, 10))
+    ours = store_module.range_selection("monetary", 800.0, 300.0)
+    assert np.array_equal(ours.apply(dataset), theirs.apply(dataset))
+
+
+def test_box_mask_equals_the_brute_force_filter(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    x0, y0, x1, y1 = -0.5, -0.25, 1.5, 2.0
+    store.brush(store_module.PROJECTION, store_module.box_selection((x1, y1, x0, y0)))
+    coords = store.scored.coords
+    expected = [
+        i
+        for i, (x, y) in enumerate(coords.tolist())
+        if np.float32(x0) <= x <= np.float32(x1) and np.float32(y0) <= y <= np.float32(y1)
+    ]
+    assert np.flatnonzero(store.selected).tolist() == expected
+
+
+def _ray_casting(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
+    inside = False
+    for (xa, ya), (xb, yb) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        if (ya > y) != (yb > y) and x < xa + (y - ya) * (xb - xa) / (yb - ya):
+            inside = not inside
+    return inside
+
+
+def test_inside_polygon_hand_checked() -> None:
+    # A right triangle (0, 0), (4, 0), (0, 4): inside when x, y > 0 and x + y < 4.
+    triangle = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    x = np.array([1.0, 3.0, 1.9, 2.1, -1.0, 0.5, 5.0])
+    y = np.array([1.0, 0.5, 1.9, 2.1, 1.0, 3.0, 5.0])
+    assert analysis.inside_polygon(x, y, triangle).tolist() == [True, True, True, False, False, True, False]
+    assert not analysis.inside_polygon(x, y, triangle[:2]).any()  # two points enclose nothing
+
+
+def test_lasso_mask_equals_the_brute_force_filter(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    lasso = [(-2.0, -2.0), (2.0, -1.0), (0.5, 2.0), (-0.5, 0.0), (-1.5, 1.0)]  # not convex
+    store.brush(store_module.PROJECTION, store_module.lasso_selection(np.array(lasso)))
+    expected = [i for i, (x, y) in enumerate(store.scored.coords.tolist()) if _ray_casting(x, y, lasso)]
+    assert 0 < len(expected) < len(store.customers)
+    assert np.flatnonzero(store.selected).tolist() == expected
+
+
+def test_sessions_share_the_customers(registry: FakeRegistry, features: pd.DataFrame) -> None:
+    # At 5M customers a copy per browser tab would cost gigabytes: the frames are views of the
+    # features and of the one scored entry; only the segment names are per session (per language).
+    def loader(path: str, as_of: str | None, home_country: str) -> pd.DataFrame:
+        return features
+
+    first = make_store(registry, features_loader=loader)
+    second = make_store(registry, features_loader=loader, lang="fr")
+    for column in ("monetary", "pc1", "segment"):
+        assert np.shares_memory(first.customers[column].to_numpy(), second.customers[column].to_numpy())
+    assert np.shares_memory(first.customers["monetary"].to_numpy(), features["monetary"].to_numpy())
+    assert np.shares_memory(first.rows["monetary"].to_numpy(), features["monetary"].to_numpy())  # no filter
+    assert first.customers["segment_name"].iloc[0] != second.customers["segment_name"].iloc[0]
+
+
+def test_histogram_codes_and_counts_hand_checked() -> None:
+    # Edges 0, 1, 2, 3 (three bins, the last closed); two segments. code = bin * 2 + segment,
+    # outside (and NaN) = 3 * 2 = 6.
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    values = np.array([0.0, 0.5, 1.0, 2.5, 3.0, 3.5, -1.0, np.nan, 1.999])
+    labels = np.array([0, 1, 1, 0, 1, 0, 1, 0, 0])
+    codes = analysis.histogram_codes(values, edges, labels, 2)
+    assert codes.tolist() == [0, 1, 3, 4, 5, 6, 6, 6, 2]
+    counts = analysis.histogram_counts(codes, 3, 2)
+    # bin 0: 0.0 (s0), 0.5 (s1); bin 1: 1.0 (s1), 1.999 (s0); bin 2: 2.5 (s0), 3.0 (s1).
+    assert counts.tolist() == [[1, 1], [1, 1], [1, 1]]
+    mask = np.array([True, False, True, True, False, True, True, True, False])
+    assert analysis.histogram_counts(codes, 3, 2, mask).tolist() == [[1, 0], [0, 1], [1, 0]]
+    assert counts.sum(axis=1).tolist() == np.histogram(values[np.isfinite(values)], edges)[0].tolist()
+
+
+def test_histogram_edges() -> None:
+    assert analysis.histogram_edges(np.array([0.2, 0.4]), share=True, skewed=False)[0].tolist() == pytest.approx(
+        np.linspace(0, 1, analysis.HIST_BINS + 1).tolist()
+    )
+    values = np.arange(1.0, 1001.0)
+    edges, log = analysis.histogram_edges(values, share=False, skewed=True)
+    assert log
+    assert edges[0] == pytest.approx(np.quantile(values, 0.01))
+    assert edges[-1] == pytest.approx(np.quantile(values, 0.99))
+    assert np.allclose(np.diff(np.log(edges)), np.log(edges[1] / edges[0]))
+    edges, log = analysis.histogram_edges(np.zeros(10), share=False, skewed=True)  # no spread, no log
+    assert not log
+    assert (edges[0], edges[-1]) == (0.0, 1.0)
+
+
+def test_selection_histograms_match_numpy(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    store.select(hv.dim("pc1") > 0)
+    frame = store.customers
+    bins = store.histogram("monetary")
+    assert store.histogram("monetary") is bins  # computed once, shared
+    counts = bins.counts(store.selected)
+    for segment in range(store.model.k):
+        rows = frame[store.selected & (frame["segment"] == segment)]
+        assert counts[:, segment].tolist() == np.histogram(rows["monetary"], bins.edges)[0].tolist()
+
+
+def test_shade_codes_hand_checked() -> None:
+    labels = np.array([0, 2, 1, 2], dtype=np.int32)
+    assert analysis.shade_codes(labels, None, 3).tolist() == [0, 2, 1, 2]
+    codes = analysis.shade_codes(labels, np.array([True, False, True, False]), 3)
+    assert codes.tolist() == [0, 3, 1, 3]
+    assert codes.dtype == np.int8
 
 
 def test_export_writes_exactly_the_selected_customers(registry: FakeRegistry) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
@@ -167,6 +168,76 @@ def test_linked_views_render_with_a_selection(registry: FakeRegistry) -> None:
     assert "selected" in html_text(linked)
     linked.features_shown = ["late_rate", "tenure_days"]  # rebuilds the histograms
     rendered(linked)
+
+
+def test_distribution_charts_show_the_selection(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    rendered(linked)
+    assert [chart.bins.feature for chart in linked._charts] == linked.features_shown
+    chart = linked._charts[0]
+    feature, edges = chart.bins.feature, chart.bins.edges
+    frame = store.customers
+    everyone = np.histogram(frame[feature], edges)[0]
+    assert chart.bars.data["all"].tolist() == chart.bars.data["selected"].tolist() == everyone.tolist()
+    store.select(hv.dim("pc1") > 0)  # outside a server the redraw runs at once
+    chosen = frame[frame["pc1"] > 0]
+    assert chart.bars.data["all"].tolist() == everyone.tolist()
+    assert chart.bars.data["selected"].tolist() == np.histogram(chosen[feature], edges)[0].tolist()
+    for segment, steps in enumerate(chart.lines.data["ys"]):
+        expected = np.histogram(chosen.loc[chosen["segment"] == segment, feature], edges)[0]
+        assert steps.tolist() == np.repeat(expected, 2).tolist()
+    assert len(chart.lines.data["xs"][0]) == len(chart.lines.data["ys"][0]) == 2 * (len(edges) - 1)
+
+
+def test_brushing_a_distribution_selects_a_range(registry: FakeRegistry) -> None:
+    from bokeh.events import SelectionGeometry
+
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    rendered(linked)
+    chart = next(chart for chart in linked._charts if chart.bins.feature == "frequency")
+    geometry = {"type": "rect", "x0": 12.0, "x1": 4.0, "y0": 0.0, "y1": 1.0}
+    chart._brushed(SelectionGeometry(chart.figure, geometry=geometry, final=False))
+    assert store.selected is None  # only the final geometry (mouse-up) selects
+    chart._brushed(SelectionGeometry(chart.figure, geometry=geometry, final=True))
+    frequency = store.customers["frequency"]
+    assert store.n_selected() == int(frequency.between(4, 12).sum())
+    linked._box_brushed((0.0, -100.0, 100.0, 100.0))  # and a box on the projection: both hold
+    assert store.n_selected() == int((frequency.between(4, 12) & (store.customers["pc1"] >= 0)).sum())
+    assert "selected" in html_text(linked)
+    linked._plot_reset(resetting=True)
+    assert store.selected is None
+
+
+def test_lasso_on_the_projection_selects(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    linked._lasso_brushed(np.array([[-100.0, -100.0], [100.0, -100.0], [100.0, 0.0], [-100.0, 0.0]]))
+    assert store.n_selected() == int((store.customers["pc2"] < 0).sum())
+
+
+def test_the_projection_greys_the_unselected(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    linked = views.LinkedViews(store)
+    linked._scatter()
+    assert (linked._projection_points().data["shade"].astype(str) == store.customers["segment"].astype(str)).all()
+    store.select(hv.dim("pc1") > 0)
+    shades = linked._projection_points().data["shade"]
+    inside = store.customers["pc1"].to_numpy() > 0
+    assert (shades[~inside] == views.UNSELECTED).all()
+    assert shades[inside].astype(str).tolist() == store.customers.loc[inside, "segment"].astype(str).tolist()
+
+
+def test_table_maps_positions_without_a_dict(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    objects = rendered(views.CustomerTable(store))
+    table = next(obj for obj in objects if isinstance(obj, pn.widgets.Tabulator))
+    store.segment_filter = [1]
+    mapping = table._index_mapping
+    assert not isinstance(mapping, dict)
+    assert mapping.get(0) == table.value.index[0]
+    assert mapping.get(len(table.value), "none") == "none"
 
 
 def test_compare_versions_shows_the_migration(registry: FakeRegistry) -> None:
