@@ -438,7 +438,9 @@ def machine() -> dict[str, object]:
         "memory_gib": round(mem / GIB, 1),
         "python": platform.python_version(),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-        "openmp": " ".join(f"{key}={os.environ[key]}" for key in OPENMP_VARIABLES if key in os.environ) or "defaults",
+        # What the benched code runs with: importing ``workflow`` sets OMP_WAIT_POLICY=PASSIVE when unset.
+        "openmp": " ".join(f"{key}={os.environ[key]}" for key in OPENMP_VARIABLES if key in os.environ)
+        or "OMP_WAIT_POLICY=PASSIVE (workflow's default)",
     }
 
 
