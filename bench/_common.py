@@ -370,11 +370,13 @@ class Row:
 
 
 def fmt(value: float | None, unit: str) -> str:
-    """Seconds with 3 significant-ish digits, bytes in GiB."""
+    """Seconds with 3 significant-ish digits, bytes in GiB, megabytes as given."""
     if value is None:
         return "—"
     if unit == "GiB":
         return f"{value / GIB:.2f} GiB"
+    if unit == "MB":
+        return f"{value:.2f} MB"
     if value < 1:
         return f"{value:.3f} s"
     return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"

@@ -27,6 +27,7 @@ import _common as c
 BENCHES = {
     "p1": "p1_p5_train.py",
     "p2": "p2_features.py",
+    "p3": "dashboard_bench.py",
     "p4": "p4_model.py",
     "threads": "threads.py",
     "cli": "cli_path.py",

@@ -1,4 +1,4 @@
-"""Pure computations behind the dashboard's views: projection, z-scores, migration, drift.
+"""Pure computations behind the dashboard's views: projection, z-scores, histograms, lasso, migration, drift.
 
 Plain functions over arrays and DataFrames (DESIGN §6): no Panel, no MLflow, no paths. The store
 calls them once per model and data, the tests check them against hand-computed values.

@@ -26,6 +26,8 @@ from dashboard.views import Dashboard
 
 #: Extensions the page needs; loaded in ``create_app`` (never at import time, DESIGN §6).
 _EXTENSIONS = ("tabulator",)
+#: Non-empty once ``hv.extension("bokeh")`` has run in this process.
+_holoviews_loaded: list[bool] = []
 
 
 def _init_extensions() -> None:
@@ -33,7 +35,10 @@ def _init_extensions() -> None:
 
     # The ``loading_indicator`` covers every pane while it re-renders (e.g. a version switch).
     pn.extension(*_EXTENSIONS, loading_indicator=True, notifications=False)
-    hv.extension("bokeh", logo=False)
+    # HoloViews' backend is loaded once per process; loading it again costs each session ~60 ms.
+    if not _holoviews_loaded:
+        hv.extension("bokeh", logo=False)
+        _holoviews_loaded.append(True)
 
 
 def default_language(lang: str | None = None) -> str:

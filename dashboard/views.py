@@ -706,7 +706,7 @@ class DistributionChart:
         label = feature_label(bins.feature, lang) + (" (log)" if bins.log else "")
         self.figure = _distribution_figure(bins, label, t("customers_axis", lang), self.bars, self.lines)
         self.figure.on_event(SelectionGeometry, self._brushed)
-        self.pane = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width", height=200, css_classes=["distribution"])
+        self.pane = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width", height=200)
 
     def update(self, selected: np.ndarray | None) -> None:
         """Show the selection ``selected`` (None: every customer)."""
@@ -749,6 +749,7 @@ def _distribution_figure(
         y_axis_label=ylabel,
         min_border_left=10,
         min_border_right=10,
+        css_classes=["distribution"],
     )
     chart.toolbar.active_drag = brush
     for top, colour in (("all", UNSELECTED_COLOUR), ("selected", SELECTED_BAR_COLOUR)):

@@ -118,10 +118,11 @@ def test_brushing_a_distribution_changes_the_table(page: Page, dashboard_url: st
     expect(canvas).to_be_visible(timeout=UPDATE_MS)
     page.wait_for_timeout(500)
     box = canvas.bounding_box()
+    # Inside the plot frame: a drag that starts on the y axis selects nothing.
     y = box["y"] + 0.5 * box["height"]
-    page.mouse.move(box["x"] + 0.3 * box["width"], y)
+    page.mouse.move(box["x"] + 0.5 * box["width"], y)
     page.mouse.down()
-    page.mouse.move(box["x"] + 0.7 * box["width"], y, steps=5)
+    page.mouse.move(box["x"] + 0.9 * box["width"], y, steps=5)
     page.mouse.up()
     brushed = wait_rows_change(page, total)
     assert 0 < brushed < total
