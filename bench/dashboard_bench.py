@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -339,7 +338,7 @@ def rows_for(result: dict[str, Any]) -> list[c.Row]:
     def amount(row_id: str, what: str, key: str, unit: str, target: str | None = None, applies: bool = True) -> c.Row:
         data = values(key)
         limit = TARGETS[target] if target and applies else None
-        spread = f"{fmt(min(data), unit)}–{fmt(max(data), unit)}"
+        spread = f"{c.fmt(min(data), unit)}–{c.fmt(max(data), unit)}"
         return c.Row(row_id, f"{what}, {at}", statistics.median(data), unit=unit, max_value=limit,
                      runs=len(data), spread=spread, values=[round(v, 4) for v in data])  # fmt: skip
 
@@ -366,46 +365,9 @@ def rows_for(result: dict[str, Any]) -> list[c.Row]:
     ]
 
 
-def fmt(value: float | None, unit: str) -> str:
-    """``_common.fmt`` plus megabytes."""
-    if value is not None and unit == "MB":
-        return f"{value:.2f} MB"
-    return c.fmt(value, unit)
-
-
-def table(rows: list[c.Row]) -> str:
-    """The rows as a Markdown table: figure (server cpu), target, met."""
-    lines = ["| id | figure | median | target | met | runs |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        value = fmt(row.value, row.unit) + ("" if row.cpu is None else f" (cpu {fmt(row.cpu, 's')})")
-        target = f"≤ {fmt(row.max_value, row.unit)}" if row.max_value is not None else "—"
-        met = {True: "yes", False: "**no**", None: "—"}[row.met]
-        what = row.what + (f" — {row.note}" if row.note else "")
-        lines.append(f"| {row.id} | {what} | {value} | {target} | {met} | {row.runs} |")
-    return "\n".join(lines)
-
-
 def report(rows: list[c.Row], args: argparse.Namespace) -> None:
-    """Print the table and the rounds; write the rows as JSON (``_common.report``'s format) when asked."""
-    info = c.machine()
-    title = "P3 dashboard"
-    print(f"\n## {title}\n")
-    print(f"{info['date']} · {info['host']} · {info['cpu']} · {info['cores']} cores · {info['memory_gib']} GiB · "
-          f"Python {info['python']} · load {info['load']} · {'quick' if args.quick else 'full'} sizes\n")  # fmt: skip
-    print(table(rows))
-    print()
-    for row in rows:
-        if row.spread:
-            print(f"- {row.id} {row.what}: rounds {row.spread}")
-    if args.json:
-        payload = {
-            "title": title,
-            "machine": info,
-            "quick": args.quick,
-            "rows": [{**asdict(row), "ratio": row.ratio, "target": row.target, "met": row.met} for row in rows],
-            "extra": {},
-        }
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    """Print the P3 table and the rounds; write the rows as JSON when asked (``_common.report``)."""
+    c.report("P3 dashboard", rows, args)
 
 
 def main(argv: list[str] | None = None) -> None:
