@@ -12,6 +12,8 @@ Without ``basic_auth`` the server listens on localhost only, by default.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import secrets
 import threading
@@ -96,7 +98,68 @@ def create_app(
         lister=lister,
         features_loader=features_loader,
     )
-    return Dashboard(store).__panel__()
+    page = Dashboard(store).__panel__()
+    _release_at_session_end(page)
+    return page
+
+
+def _release_at_session_end(page: pn.viewable.Viewable) -> None:
+    """Let the session's page, views and store be freed when its session ends.
+
+    Two references in the pinned libraries outlive a session, each keeping its whole page (the
+    ``DataStore``, the plots, the selection) in memory for the life of the process:
+
+    * panel-material-ui's ``Page`` binds its ``busy`` to the process-wide ``pn.state.busy`` and never
+      removes that watcher;
+    * at session end Panel cleans the page up but not its children (``ReactiveESM._cleanup`` walks
+      ``model.children``, which the destroyed document has already emptied), so HoloViews keeps the
+      plots' stream callbacks in its class-level ``Callback._callbacks``.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return
+    roots: list[Any] = []
+    # The page's root model exists once the page is in the document, i.e. by the time it loads.
+    pn.state.onload(lambda: roots.append(page._documents.get(doc)))
+
+    def release(_context: Any) -> None:
+        for root in filter(None, roots):
+            for view in page.select():
+                if view is not page:
+                    view._cleanup(root)
+        for watcher in list(pn.state.param.watchers.get("busy", {}).get("value", [])):
+            if getattr(getattr(watcher.fn, "__self__", None), "self", None) is page:
+                pn.state.param.unwatch(watcher)
+        _schedule_trim()
+
+    doc.on_session_destroyed(release)
+
+
+#: The pending heap trim (at most one: sessions often end together).
+_pending_trim: list[Any] = []
+#: Seconds after the last session end: after Panel's own ``gc.collect()`` (5 s after a session ends).
+_TRIM_DELAY_S = 6.0
+
+
+def _schedule_trim() -> None:
+    from tornado.ioloop import IOLoop
+
+    loop = IOLoop.current()
+    if _pending_trim:
+        loop.remove_timeout(_pending_trim.pop())
+    _pending_trim.append(loop.call_later(_TRIM_DELAY_S, _trim_heap))
+
+
+def _trim_heap() -> None:
+    """Collect, then give the freed heap back to the system.
+
+    glibc keeps freed memory in its heaps for reuse: without ``malloc_trim`` the server's resident
+    memory stays at its peak after the sessions have gone (reused by the next ones, not leaked).
+    """
+    _pending_trim.clear()
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_up(

@@ -131,9 +131,19 @@ class ProblemBanner(StoreViewer):
         return problem_alert(problem, self.lang)
 
 
+def _as_text(problem: Problem) -> Problem:
+    """``problem`` with its values HTML-escaped, for the Markdown of an alert or a Typography.
+
+    Both render Markdown with raw HTML passed through, and the values come from files, paths and error
+    messages (a column name, a file name, a path recorded in the registry): escaped, they show as text.
+    """
+    return Problem(problem.kind, {key: escape(str(value), quote=False) for key, value in problem.params.items()})
+
+
 def problem_alert(problem: Problem, lang: str) -> pmui.Alert:
     """An error alert with the problem and its fix (used by the page and the tests)."""
-    text = f"{problem.message(lang)}\n\n**{t('fix', lang)}:** {problem.fix(lang)}"
+    shown = _as_text(problem)
+    text = f"{shown.message(lang)}\n\n**{t('fix', lang)}:** {shown.fix(lang)}"
     return pmui.Alert(
         object=text,
         title=t("error_title", lang),
@@ -1056,7 +1066,7 @@ class DriftView(StoreViewer):
         if drift is None:
             return pmui.Alert(object=t("drift_needs_data", lang), severity="info", sizing_mode="stretch_width")
         if isinstance(drift, Problem):
-            return pmui.Alert(object=drift.message(lang), severity="warning", sizing_mode="stretch_width")
+            return pmui.Alert(object=_as_text(drift).message(lang), severity="warning", sizing_mode="stretch_width")
         return drift_view(drift, store, lang)
 
 
@@ -1101,7 +1111,7 @@ def drift_view(drift: Drift, store: DataStore, lang: str) -> pn.viewable.Viewabl
         "drift_summary",
         lang,
         new=fmt_int(drift.n_current, lang),
-        path=store.data_path,
+        path=escape(store.data_path or "", quote=False),  # Typography renders Markdown, raw HTML included
         old=fmt_int(drift.n_reference, lang),
     )
     flag = t(f"flag_{psi_flag(drift.segment_psi)}", lang)
