@@ -375,6 +375,40 @@ def test_unreachable_store_is_exit_2_with_one_clear_line(
         assert broken_stores.digests_after[scenario] == broken_stores.digests_before[scenario]
 
 
+@pytest.mark.parametrize("scenario", ["closed-port", "corrupt-file"])
+def test_the_dashboard_explains_an_unreachable_store(
+    scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's own loaders (no fake registry) on a broken store: a page with the reason, not a crash."""
+    from dashboard.store import DataStore
+    from dashboard.views import problem_alert
+
+    if scenario == "closed-port":
+        uri, says, broken = f"http://127.0.0.1:{free_port()}", "Max retries exceeded", None
+    else:
+        broken = tmp_path / "mlruns" / "mlflow.db"
+        broken.parent.mkdir()
+        broken.write_bytes(random.Random(1).randbytes(64 * 1024))
+        uri, says = f"sqlite:///{broken}", "file is not a database"
+    before = _digest(broken) if broken else None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setattr(tracking, "_configured", None)
+
+    store = DataStore()  # the default loaders, as `segments dashboard` builds it
+
+    assert store.problem is not None
+    assert store.problem.kind == "store"
+    assert uri in store.problem.message("en")
+    assert says in store.problem.message("en")
+    assert f"MLFLOW_TRACKING_URI (now {uri})" in store.problem.fix("en")
+    assert store.model is None
+    alert = problem_alert(store.problem, "en")
+    assert alert.severity == "error"
+    assert "Traceback" not in alert.object
+    if broken:
+        assert _digest(broken) == before  # the dashboard only reads: the broken file is left as it was
+
+
 # --------------------------------------------------------------------------------------------------
 # Concurrency: two trains on a new store; two promotions at once
 # --------------------------------------------------------------------------------------------------
