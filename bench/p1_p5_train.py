@@ -1,11 +1,14 @@
 """P1 and P5: the training sweep with everything vs a bare sweep, and MLflow's cost per child run.
 
-P1  ``fit_sweep`` + ``recommend_k`` + ``tracking.log_sweep`` (metrics, stability, profiles, plots, 9 child runs
-    with their models, registration) on prebuilt features, vs a *bare sweep* in the same run: the same
-    transform and scaling, ``KMeans(n_clusters=k, n_init=10, random_state=0)`` for each k and
-    ``silhouette_score`` on a 10k sample. Target ≤ 2.0×.
-P5  ``log_sweep`` time / number of k (everything ``log_sweep`` does, nothing subtracted), next to the bare
-    fit per k. Target ≤ 0.3 s per child.
+P1  ``fit_sweep`` + ``recommend_k`` + ``build_sweep_report`` (profiles, centroids, plots) + ``tracking.log_sweep``
+    (9 child runs with their params, metrics, artifacts and models, the parent, registration) on prebuilt
+    features, as ``segments train`` runs them, vs a *bare sweep* in the same run: the same transform and
+    scaling, ``KMeans(n_clusters=k, n_init=10, random_state=0)`` for each k and ``silhouette_score`` on a
+    10k sample. Target ≤ 2.0×.
+P5  ``log_sweep`` time / number of k: everything that talks to MLflow (runs, params, metrics, artifacts,
+    models, dataset input, registration), nothing subtracted; the report it logs is built before (and
+    counted in P1). Target ≤ 0.3 s per child. P5·all adds the report (profiles and plots) per k: what
+    ``log_sweep`` cost before the report moved out of it.
 
 The split of the full path comes from timing wrappers put around the real functions
 (``workflow.clustering._stability``, ``silhouette_samples``, …, ``mlflow.sklearn.log_model``); the
@@ -36,6 +39,7 @@ N_INIT = 10
 SEED = 0
 SAMPLE = 10_000
 FIT_TOTAL = "fit_sweep + recommend_k (total)"
+REPORT_TOTAL = "build_sweep_report (total)"
 LOG_TOTAL = "log_sweep (total)"
 
 
@@ -46,7 +50,7 @@ def instrumented() -> Iterator[c.Split]:
     import mlflow.data
     import mlflow.sklearn
 
-    from workflow import clustering, plots, profiles, tracking
+    from workflow import clustering, report, tracking
 
     split = c.Split()
     split.wrap(clustering, "check_sweep_input|_check_sweep_input", "fit_sweep: input check")
@@ -54,10 +58,11 @@ def instrumented() -> Iterator[c.Split]:
     split.wrap(clustering, "calinski_harabasz_score", "fit_sweep: Calinski-Harabasz + Davies-Bouldin")
     split.wrap(clustering, "davies_bouldin_score", "fit_sweep: Calinski-Harabasz + Davies-Bouldin")
     split.wrap(clustering, "_stability", "fit_sweep: stability (5 refits per k)")
-    split.wrap(profiles, "build_profile", "log_sweep: profiles")
-    split.wrap(plots, "silhouette_figure", "log_sweep: plots (draw + PNG)")
-    split.wrap(plots, "sweep_figure", "log_sweep: plots (draw + PNG)")
-    split.wrap(mlflow, "log_figure", "log_sweep: plots (draw + PNG)")
+    split.wrap(report, "build_profile", "build_sweep_report: profiles")
+    split.wrap(report, "silhouette_figure", "build_sweep_report: plots (draw + PNG)")
+    split.wrap(report, "sweep_figure", "build_sweep_report: plots (draw + PNG)")
+    split.wrap(report, "png_bytes", "build_sweep_report: plots (draw + PNG)")
+    split.wrap(mlflow, "log_artifacts", "log_sweep: artifacts (CSVs, PNGs, JSON)")
     split.wrap(mlflow.sklearn, "log_model", "log_sweep: log_model (9 models)")
     split.wrap(mlflow.data, "from_pandas", "log_sweep: dataset input")
     split.wrap(mlflow, "log_input", "log_sweep: dataset input")
@@ -105,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         from workflow import tracking
         from workflow.clustering import fit_sweep, recommend_k
         from workflow.data import ValidationReport
+        from workflow.report import build_sweep_report
 
         context = tracking.SweepContext(
             data_path=str(features_path),
@@ -128,7 +134,11 @@ def main(argv: list[str] | None = None) -> None:
                 split.seconds[FIT_TOTAL] = time.perf_counter() - started
                 split.cpu[FIT_TOTAL] = time.process_time() - cpu
                 started, cpu = time.perf_counter(), time.process_time()
-                tracking.log_sweep(sweep, recommendation, context)
+                report = build_sweep_report(sweep, features, recommendation.k)
+                split.seconds[REPORT_TOTAL] = time.perf_counter() - started
+                split.cpu[REPORT_TOTAL] = time.process_time() - cpu
+                started, cpu = time.perf_counter(), time.process_time()
+                tracking.log_sweep(sweep, recommendation, context, report=report)
                 split.seconds[LOG_TOTAL] = time.perf_counter() - started
                 split.cpu[LOG_TOTAL] = time.process_time() - cpu
             splits.append(split)
@@ -158,7 +168,8 @@ def summarise(
     rows = [
         c.seconds_row(
             "P1",
-            f"train k={KS[0]}..{KS[-1]}, {n_customers:,} customers, everything (fit_sweep + recommend_k + log_sweep)",
+            f"train k={KS[0]}..{KS[-1]}, {n_customers:,} customers, everything "
+            "(fit_sweep + recommend_k + build_sweep_report + log_sweep)",
             times["full"],
             times["bare"],
             cpu=times.cpu["full"],
@@ -175,6 +186,15 @@ def summarise(
             baseline_cpu=[sum(cpu for _, cpu in fits) / n_k for fits in rounds],
             baseline_what="bare KMeans fit per k",
             max_value=0.3,
+        ),
+        c.seconds_row(
+            "P5·all",
+            f"report + MLflow per child run ((build_sweep_report + log_sweep) / {n_k})",
+            [(split.seconds[REPORT_TOTAL] + split.seconds[LOG_TOTAL]) / n_k for split in splits],
+            [sum(wall for wall, _ in fits) / n_k for fits in rounds],
+            cpu=[(split.cpu[REPORT_TOTAL] + split.cpu[LOG_TOTAL]) / n_k for split in splits],
+            baseline_cpu=[sum(cpu for _, cpu in fits) / n_k for fits in rounds],
+            baseline_what="bare KMeans fit per k",
         ),
     ]
     bare_labels = results["bare_labels"]
@@ -199,11 +219,12 @@ def split_text(splits: list[c.Split]) -> str:
             c.median([split.cpu.get(bucket, 0.0) for split in splits]),
         )
 
-    buckets = sorted({key for split in splits for key in split.seconds} - {FIT_TOTAL, LOG_TOTAL})
+    buckets = sorted({key for split in splits for key in split.seconds} - {FIT_TOTAL, REPORT_TOTAL, LOG_TOTAL})
     parts = []
     for total, prefix, rest in (
         (FIT_TOTAL, "fit_sweep:", "fit_sweep: KMeans fits + transform (the rest)"),
-        (LOG_TOTAL, "log_sweep:", "log_sweep: runs, params, metrics, CSVs (the rest)"),
+        (REPORT_TOTAL, "build_sweep_report:", "build_sweep_report: centroids (the rest)"),
+        (LOG_TOTAL, "log_sweep:", "log_sweep: runs, params, metrics (the rest)"),
     ):
         wall, cpu = med(total)
         parts.append(f"{total}: {wall:.2f} s ({cpu:.2f})")

@@ -770,9 +770,40 @@ def _scaled_order(model: SegmentModel) -> list[str]:
     return list(model.pipeline.named_steps["transform"].get_feature_names_out())
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed by ``'``.
+
+    Customer ids and names come from the data: an id such as ``=HYPERLINK("http://…")`` would be a live
+    formula in the analyst's Excel. The apostrophe makes spreadsheets show the cell as text (OWASP's
+    advice); numbers are left alone, so negative amounts stay numbers.
+    """
+    out = frame.copy(deep=False)  # new columns only where a cell changes; the customers are not copied
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = values.cat.categories
+            if categories.dtype.kind in "OUT" or pd.api.types.is_string_dtype(categories.dtype):
+                renamed = [_neutral(value) for value in categories]
+                if renamed != list(categories):
+                    out[column] = values.cat.rename_categories(renamed)
+        elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            risky = values.str.startswith(FORMULA_TRIGGERS, na=False).to_numpy(dtype=bool)
+            if risky.any():
+                out[column] = values.where(~risky, "'" + values.astype("string"))
+    return out
+
+
+def _neutral(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _csv(frame: pd.DataFrame) -> io.StringIO:
     buffer = io.StringIO()
     # Six decimals: enough for shares and cents, without float noise (167.14999999999998).
-    frame.round(6).to_csv(buffer, index=False)
+    neutralise_formulas(frame.round(6)).to_csv(buffer, index=False)
     buffer.seek(0)
     return buffer

@@ -566,3 +566,26 @@ def test_csv_buffer_round_trip() -> None:
     buffer = store_module._csv(pd.DataFrame({"customer_id": ["A", "B"], "x": [1.5, math.pi]}))
     assert isinstance(buffer, io.StringIO)
     assert buffer.read().splitlines()[0] == "customer_id,x"
+
+
+def test_csv_export_neutralises_spreadsheet_formulas_in_text_only() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(['=HYPERLINK("http://x")', "+33 6", "-5", "@SUM(A1)", "\tx", "C-7", None]),
+            "segment_name": pd.Categorical(["=cmd", "Regular", "Regular", "Regular", "Regular", "Regular", "Regular"]),
+            "monetary": [-12.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    exported = pd.read_csv(store_module._csv(frame), keep_default_na=False)
+    assert exported["customer_id"].tolist() == [
+        '\'=HYPERLINK("http://x")',
+        "'+33 6",
+        "'-5",
+        "'@SUM(A1)",
+        "'\tx",
+        "C-7",  # a minus inside an id is no formula
+        "",
+    ]
+    assert exported["segment_name"].tolist() == ["'=cmd"] + ["Regular"] * 6
+    assert exported["monetary"].tolist() == [-12.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # numbers stay numbers
+    assert frame["customer_id"].iloc[0] == '=HYPERLINK("http://x")'  # the store's own frame is untouched

@@ -210,16 +210,25 @@ def test_unknown_versions_and_aliases_are_clear_errors(mlflow_store: str, traine
 def test_failed_sweep_registers_nothing_and_leaves_no_running_run(
     mlflow_store: str, trained: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import workflow.plots
+    real_log_files = tracking._log_files
+    calls: list[list[str]] = []
 
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("disk full")
+    def disk_full_at_the_first_child(files: dict[str, str | bytes]) -> None:
+        calls.append(sorted(files))
+        if len(calls) == 2:  # the parent's artifacts were written; the first child's fail
+            raise OSError("disk full")
+        real_log_files(files)
 
-    monkeypatch.setattr(workflow.plots, "silhouette_figure", broken)
-    with pytest.raises(RuntimeError, match="disk full"):
+    monkeypatch.setattr(tracking, "_log_files", disk_full_at_the_first_child)
+    with pytest.raises(OSError, match="disk full"):
         log(trained)
+    assert calls[1] == ["centroids.csv", "profile.csv", "silhouette.png"]
     client = MlflowClient(mlflow_store)
     runs = client.search_runs([client.get_experiment_by_name("customer-segments").experiment_id])
+    names = sorted(run.info.run_name for run in runs)
+    assert len(names) == 2
+    assert names[0] == "k=2"
+    assert names[1].startswith("sweep-")
     assert {run.info.status for run in runs} == {"FAILED"}
     assert client.search_registered_models() == []
     assert mlflow.active_run() is None
@@ -228,18 +237,46 @@ def test_failed_sweep_registers_nothing_and_leaves_no_running_run(
 def test_interrupted_sweep_ends_runs_killed(
     mlflow_store: str, trained: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import workflow.plots
-
-    def interrupted(*_args: object, **_kwargs: object) -> None:
+    def interrupted(_files: dict[str, str | bytes]) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(workflow.plots, "sweep_figure", interrupted)
+    monkeypatch.setattr(tracking, "_log_files", interrupted)
     with pytest.raises(KeyboardInterrupt):
         log(trained)
     client = MlflowClient(mlflow_store)
     runs = client.search_runs([client.get_experiment_by_name("customer-segments").experiment_id])
     assert {run.info.status for run in runs} == {"KILLED"}
     assert client.search_registered_models() == []
+
+
+def test_a_failure_while_profiling_or_drawing_starts_no_run(
+    mlflow_store: str, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workflow.report
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("cannot draw")
+
+    monkeypatch.setattr(workflow.report, "silhouette_figure", broken)
+    with pytest.raises(RuntimeError, match="cannot draw"):
+        log(trained)
+    client = MlflowClient(mlflow_store)
+    experiment = client.get_experiment_by_name("customer-segments")
+    assert experiment is None or client.search_runs([experiment.experiment_id]) == []
+    assert client.search_registered_models() == []
+
+
+def test_a_report_of_other_ks_is_refused_before_any_run(mlflow_store: str, trained: Trained) -> None:
+    from workflow.report import build_sweep_report
+
+    sweep = trained.sweep
+    report = build_sweep_report(sweep, trained.context.features, 3)
+    del report.trials[sweep.trials[-1].k]
+    with pytest.raises(ValueError, match="the report covers k="):
+        log(trained, report=report)
+    client = MlflowClient(mlflow_store)
+    experiment = client.get_experiment_by_name("customer-segments")
+    assert experiment is None or client.search_runs([experiment.experiment_id]) == []
 
 
 def test_stale_running_runs_of_dead_processes_are_marked_killed(mlflow_store: str) -> None:

@@ -124,6 +124,7 @@ def train(
     from workflow.data import KNOWN_COLUMNS, parse_column_mapping
     from workflow.errors import DataError
     from workflow.features import select_features
+    from workflow.report import build_sweep_report
 
     _check_engine(engine)
     ks = parse_k_range(k)
@@ -162,6 +163,12 @@ def train(
             sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
         progress.update(task, completed=len(ks), description="fitted")
         recommendation = recommend_k(sweep.table())
+        # Profiles and charts before any run exists: a failure there leaves the store untouched.
+        report_task = progress.add_task("profiling", total=len(ks))
+        sweep_report = build_sweep_report(
+            sweep, table, recommendation.k, on_step=_advance(progress, report_task, "profiling")
+        )
+        progress.update(report_task, completed=len(ks), description="profiled")
         log_task = progress.add_task("logging to MLflow", total=len(ks) + 1)
         context = tracking.SweepContext(
             data_path=str(Path(data).resolve()),
@@ -177,6 +184,7 @@ def train(
             sweep,
             recommendation,
             context,
+            report=sweep_report,
             chosen_k=choose,
             experiment=experiment,
             model_name=model_name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib as mpl
 
 mpl.use("Agg")  # no display on servers and in CI; must precede pyplot's import
@@ -87,6 +89,16 @@ def sweep_figure(table: pd.DataFrame, recommended_k: int) -> Figure:
     fig.suptitle(f"Sweep over k — recommended k={recommended_k}")
     fig.tight_layout()
     return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """Render ``fig`` as a PNG file (matplotlib's defaults, as ``mlflow.log_figure`` saves it) and close it."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png")
+    finally:
+        close(fig)
+    return buffer.getvalue()
 
 
 def close(fig: Figure) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from workflow.clustering import Recommendation, Sweep, Trial
     from workflow.data import ValidationReport
+    from workflow.report import SweepReport, TrialReport
 
 EXPERIMENT_NAME = "customer-segments"
 MODEL_NAME = "customer-segments"
@@ -312,6 +313,7 @@ def log_sweep(
     recommendation: Recommendation,
     context: SweepContext,
     *,
+    report: SweepReport | None = None,
     chosen_k: int | None = None,
     experiment: str = EXPERIMENT_NAME,
     model_name: str = MODEL_NAME,
@@ -319,39 +321,46 @@ def log_sweep(
 ) -> TrainResult:
     """Log a sweep as one parent run and one child run per k, then register the chosen k.
 
+    ``report`` holds the profiles and charts of every k (``workflow.report.build_sweep_report``);
+    it is built here when not given. Building it first, as ``segments train`` does, keeps
+    computation out of the runs' lifetime: logging only writes.
+
     Nothing is registered unless every run was logged: a failure or an interrupt ends the open runs
     as FAILED or KILLED and re-raises. The registered version gets the alias ``candidate``.
     """
     import mlflow
 
-    from workflow.profiles import build_profile
+    from workflow.report import build_sweep_report
 
+    if report is None:
+        report = build_sweep_report(sweep, context.features, recommendation.k)
+    if set(report.trials) != {trial.k for trial in sweep.trials}:
+        raise ValueError(f"the report covers k={sorted(report.trials)}, the sweep k={[t.k for t in sweep.trials]}")
     configure(write=True)
     with store_errors(f"log runs to the experiment '{experiment}'"):
         exp_id = experiment_id(experiment)
         reap_stale_runs(experiment)
     chosen = chosen_k if chosen_k is not None else recommendation.k
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    # Column-major: the per-segment means read each column once per k (twice as fast as row-major).
-    scaled = np.asfortranarray(sweep.scaled) if sweep.scaled is not None else None
-    profiles = {t.k: build_profile(t.pipeline, context.features, t.labels, scaled=scaled) for t in sweep.trials}
     children: dict[int, str] = {}
     model_uris: dict[int, str] = {}
     # Runs are started and ended by hand, not with ``with``: the context manager would end them
     # FAILED on Ctrl-C before we could mark them KILLED.
     try:
         parent = mlflow.start_run(experiment_id=exp_id, run_name=f"sweep-{stamp}", tags=_tags("sweep"))
-        _log_parent(sweep, recommendation, context, chosen)
+        _log_parent(sweep, recommendation, context, chosen, report.sweep_png)
         for trial in sweep.trials:
             if on_step is not None:
                 on_step(f"logging k={trial.k}")
             child = mlflow.start_run(experiment_id=exp_id, run_name=f"k={trial.k}", nested=True, tags=_tags("trial"))
-            model_uris[trial.k] = _log_trial(trial, sweep, context, profiles[trial.k])
+            model_uris[trial.k] = _log_trial(trial, sweep, context, report.trial(trial.k))
             children[trial.k] = child.info.run_id
             mlflow.end_run()
         if on_step is not None:
             on_step(f"registering k={chosen}")
-        version = _register(model_name, model_uris[chosen], children[chosen], profiles[chosen], recommendation, context)
+        version = _register(
+            model_name, model_uris[chosen], sweep.trial(chosen), report.trial(chosen), recommendation, context
+        )
         mlflow.end_run()
     except KeyboardInterrupt:
         _end_open_runs("KILLED")
@@ -385,12 +394,25 @@ def _end_open_runs(status: str) -> None:
         mlflow.end_run(status=status)
 
 
-def _log_parent(sweep: Sweep, recommendation: Recommendation, context: SweepContext, chosen: int) -> None:
+def _log_files(files: dict[str, str | bytes]) -> None:
+    """Log several artifacts of the active run in one call (``log_text``/``log_figure`` each make a folder)."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="segments-artifacts-") as folder:
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (Path(folder) / name).write_bytes(content)
+            else:
+                (Path(folder) / name).write_text(content, encoding="utf-8")
+        mlflow.log_artifacts(folder)
+
+
+def _log_parent(
+    sweep: Sweep, recommendation: Recommendation, context: SweepContext, chosen: int, sweep_png: bytes
+) -> None:
     import mlflow
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
-
-    from workflow.plots import close, sweep_figure
 
     table = sweep.table()
     mlflow.log_params(
@@ -426,11 +448,13 @@ def _log_parent(sweep: Sweep, recommendation: Recommendation, context: SweepCont
         for name in ("silhouette", "inertia")
     ]
     client().log_batch(mlflow.active_run().info.run_id, metrics=history)
-    mlflow.log_dict(context.report.to_dict(), "validation.json")
-    mlflow.log_text(table.to_csv(), "sweep.csv")
-    figure = sweep_figure(table, recommendation.k)
-    mlflow.log_figure(figure, "sweep.png")
-    close(figure)
+    _log_files(
+        {
+            "validation.json": json.dumps(context.report.to_dict(), indent=2, default=str),
+            "sweep.csv": table.to_csv(),
+            "sweep.png": sweep_png,
+        }
+    )
     with warnings.catch_warnings():
         # MLflow registers its local-file source class twice and then warns that a local path is
         # ambiguous between the two identical candidates; the choice it makes is the right one.
@@ -466,14 +490,11 @@ def _transform_description(trial: Trial) -> str:
     return "+".join(parts) or "identity"
 
 
-def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, profile: pd.DataFrame) -> str:
+def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, report: TrialReport) -> str:
     """Log one k: params, metrics, centroids, profile, silhouette plot and the model. Returns the model URI."""
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
-
-    from workflow.clustering import centroids_real_units
-    from workflow.plots import close, silhouette_figure
 
     mlflow.log_params(
         {
@@ -489,15 +510,13 @@ def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, profile: pd.Da
             "silhouette_sample_size": sweep.silhouette_sample_size,
         }
     )
-    centroids = centroids_real_units(trial.pipeline)
-    centroids.insert(0, "name", profile["name"])
-    mlflow.log_text(centroids.to_csv(), "centroids.csv")
-    mlflow.log_text(profile.to_csv(), "profile.csv")
-    names = profile["name"].tolist()
-    sample_labels = trial.labels[sweep.silhouette_labels_index]
-    figure = silhouette_figure(trial.silhouette_values, sample_labels, names, trial.k)
-    mlflow.log_figure(figure, "silhouette.png")
-    close(figure)
+    _log_files(
+        {
+            "centroids.csv": report.centroids.to_csv(),
+            "profile.csv": report.profile.to_csv(),
+            "silhouette.png": report.silhouette_png,
+        }
+    )
     example = context.features[sweep.features].head(5)
     info = mlflow.sklearn.log_model(
         trial.pipeline,
@@ -507,7 +526,7 @@ def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, profile: pd.Da
         signature=infer_signature(example, trial.pipeline.predict(example)),
         input_example=example,
         pip_requirements=_pip_requirements(),
-        metadata={"segment_names": names, "segment_names_fr": profile["name_fr"].tolist()},
+        metadata={"segment_names": report.names, "segment_names_fr": report.names_fr},
     )
     # Logged after the model and linked to it: the MLflow UI shows them on the model's page too, and
     # log_model does not have to re-read every metric's history to link it (one query per metric).
@@ -526,34 +545,32 @@ def _pip_requirements() -> list[str]:
 def _register(
     model_name: str,
     model_uri: str,
-    run_id: str,
-    profile: pd.DataFrame,
+    trial: Trial,
+    report: TrialReport,
     recommendation: Recommendation,
     context: SweepContext,
 ) -> str:
-    """Register the model, tag the version, give it ``candidate``; delete the version if tagging fails."""
+    """Register the model with its tags, give it ``candidate``; delete the version if the alias fails."""
     import mlflow
 
+    tags = {
+        "k": str(trial.k),
+        "silhouette": f"{trial.metrics['silhouette']:.6f}",
+        "stability_ari": f"{trial.metrics['stability_ari']:.6f}",
+        "data_digest": context.data_digest,
+        "data_path": context.data_path,
+        "as_of": context.as_of,
+        "home_country": context.home_country,
+        "features": ",".join(context.features.columns),
+        "segment_names": json.dumps(dict(enumerate(report.names)), ensure_ascii=False),
+        "segment_names_fr": json.dumps(dict(enumerate(report.names_fr)), ensure_ascii=False),
+        "recommendation": recommendation.reason,
+        "trained_by": _user(),
+    }
     mlflow_client = client()
-    version = mlflow.register_model(model_uri, model_name).version
+    # Tags go with the version in one transaction: no version is ever seen half-tagged.
+    version = mlflow.register_model(model_uri, model_name, tags=tags).version
     try:
-        metrics = mlflow_client.get_run(run_id).data.metrics
-        tags = {
-            "k": str(len(profile)),
-            "silhouette": f"{metrics['silhouette']:.6f}",
-            "stability_ari": f"{metrics['stability_ari']:.6f}",
-            "data_digest": context.data_digest,
-            "data_path": context.data_path,
-            "as_of": context.as_of,
-            "home_country": context.home_country,
-            "features": ",".join(context.features.columns),
-            "segment_names": json.dumps(dict(enumerate(profile["name"])), ensure_ascii=False),
-            "segment_names_fr": json.dumps(dict(enumerate(profile["name_fr"])), ensure_ascii=False),
-            "recommendation": recommendation.reason,
-            "trained_by": _user(),
-        }
-        for key, value in tags.items():
-            mlflow_client.set_model_version_tag(model_name, version, key, value)
         mlflow_client.set_registered_model_alias(model_name, CANDIDATE, version)
     except BaseException:
         mlflow_client.delete_model_version(model_name, version)
