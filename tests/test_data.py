@@ -97,6 +97,21 @@ def test_categorical_text_is_cleaned_per_category_and_equal_categories_merge(tmp
     assert list(frame["destination_country"].astype("str")) == list(expected)
 
 
+def test_clean_categorical_text_is_kept_as_written(tmp_path: Path) -> None:
+    csv_frame, _ = read(write_csv(tmp_path / "good.csv", GOOD))
+    # Categories in the writer's order (not sorted) and already clean: nothing to merge or rewrite.
+    countries = pd.Categorical(
+        ["FR", "BE"] * (len(csv_frame) // 2) + ["FR"] * (len(csv_frame) % 2), categories=["FR", "BE"]
+    )
+    path = tmp_path / "clean.parquet"
+    csv_frame.assign(destination_country=countries).to_parquet(path)
+    frame, _ = read(path)
+    assert list(frame["destination_country"].cat.categories) == ["FR", "BE"]
+    assert frame["destination_country"].cat.codes.tolist() == list(countries.codes)
+    reordered = csv_frame.assign(destination_country=countries.reorder_categories(["BE", "FR"]))
+    assert data_digest(frame) == data_digest(reordered)  # the digest hashes values, not category codes
+
+
 def test_generated_csv_and_parquet_have_the_same_digest(tmp_path: Path) -> None:
     from workflow.synth import generate_shipments, write_dataset
 

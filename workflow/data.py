@@ -197,7 +197,8 @@ def read_shipments(
         share = report.rows_dropped / report.rows_read
         details = "; ".join(problem.describe() for problem in problems)
         raise DataError(f"{path}: {share:.1%} of rows are invalid (limit {max_bad_share:.0%}): {details}")
-    valid = typed.loc[~bad_rows].reset_index(drop=True)
+    # Only a file with faults pays for a copy of its rows (0.2 s at 10M rows).
+    valid = typed.loc[~bad_rows].reset_index(drop=True) if bad_rows.any() else typed.reset_index(drop=True)
     if valid.empty:
         raise DataError(f"{path}: no valid shipment rows ({report.summary()})")
     return valid, report
@@ -443,12 +444,19 @@ def _clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
     10M rows). Categories that become equal once cleaned (``"FR "`` and ``"FR"``) are merged.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cleaned = _clean_text(pd.Series(values.cat.categories, dtype="str"), upper=upper).to_numpy(dtype=object)
+        original = pd.Series(values.cat.categories, dtype="str")
+        cleaned_categories = _clean_text(original, upper=upper)
+        if cleaned_categories.equals(original):
+            return values  # already clean, the usual case: no pass over the rows (0.09 s per column at 10M)
+        cleaned = cleaned_categories.to_numpy(dtype=object)
         categories, new_code = np.unique(cleaned, return_inverse=True)
         codes = values.cat.codes.to_numpy()
         merged = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
         return pd.Series(pd.Categorical.from_codes(merged, categories=categories), index=values.index)
-    text = values.astype("str").str.strip().where(values.notna())
+    text = values.astype("str").str.strip()
+    missing = values.isna().to_numpy()
+    if missing.any():  # astype("str") turns a missing value of an object column into "nan"
+        text = text.where(~missing)
     return text.str.upper() if upper else text
 
 
