@@ -88,6 +88,7 @@ def create_app(
         A panel-material-ui ``Page``; never raises for a user-fixable problem (the page shows it).
     """
     _init_extensions()
+    _serve_stylesheets_locally()
     store = DataStore(
         model_ref=model_ref,
         data_path=str(data_path) if data_path else None,
@@ -101,6 +102,26 @@ def create_app(
     page = Dashboard(store).__panel__()
     _release_at_session_end(page)
     return page
+
+
+def _serve_stylesheets_locally() -> None:
+    """Build this session's models with the stylesheet URLs of the server, not of Panel's CDN.
+
+    Panel declares its components' stylesheets with CDN URLs and rewrites them to the server's copies
+    when it renders the session's HTML page, from the document's ``dist_url`` template variable. Bokeh
+    also builds a session without that page: when a browser's websocket arrives after the session was
+    discarded as unused (15-32 s, which a loaded machine reaches), the session is rebuilt from the
+    websocket's token. Its stylesheets then point to cdn.holoviz.org: an unstyled page where the
+    internet is out of reach, and a request to a third party from a page of customer data. Setting the
+    variable first, to the value Panel's page would give it, builds every model with local URLs.
+    """
+    from panel.io.resources import LOCAL_DIST
+
+    doc = pn.state.curdoc
+    if doc is None:
+        return
+    local = f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST
+    doc.template_variables.setdefault("dist_url", local)
 
 
 def _release_at_session_end(page: pn.viewable.Viewable) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
+from panel.io.state import set_curdoc
 
 from dashboard import views
 from dashboard.app import create_app, default_language
@@ -328,3 +329,19 @@ def test_serve_with_basic_auth_asks_for_a_login(registry: FakeRegistry) -> None:
         pn.state.kill_all_servers()
     assert "/login" in final_url
     assert "password" in page.lower()
+
+
+def test_a_session_rebuilt_from_its_websocket_asks_no_cdn_for_stylesheets(registry: FakeRegistry) -> None:
+    """Bokeh rebuilds a session from its websocket when the page was slow to connect (under load) and the
+    session was discarded meanwhile: no HTML page is rendered for it, so Panel never rewrites its
+    stylesheets' CDN URLs to the server's copies. The page must be built with the server's URLs itself."""
+    from bokeh.document import Document
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.resources import CDN_DIST, LOCAL_DIST
+
+    doc = Document()
+    with set_curdoc(doc):
+        create_app(loader=registry.load, lister=registry.list, lang="en").server_doc(doc)
+    urls = [str(sheet.url) for sheet in doc.select({"type": ImportedStyleSheet})]
+    assert any(url.startswith(LOCAL_DIST) for url in urls), urls
+    assert [url for url in urls if url.startswith(("http://", "https://", CDN_DIST))] == []
