@@ -785,20 +785,25 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            categories = values.cat.categories
-            if categories.dtype.kind in "OUT" or pd.api.types.is_string_dtype(categories.dtype):
-                renamed = [_neutral(value) for value in categories]
-                if renamed != list(categories):
-                    out[column] = values.cat.rename_categories(renamed)
-        elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-            risky = values.str.startswith(FORMULA_TRIGGERS, na=False).to_numpy(dtype=bool)
-            if risky.any():
-                out[column] = values.where(~risky, "'" + values.astype("string"))
+            # A categorical column: its few categories, not its rows.
+            categories = _formulas_as_text(pd.Series(values.cat.categories))
+            if categories is not None:
+                out[column] = values.cat.rename_categories(categories.tolist())
+        else:
+            text = _formulas_as_text(values)
+            if text is not None:
+                out[column] = text
     return out
 
 
-def _neutral(value: object) -> object:
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value
+def _formulas_as_text(values: pd.Series) -> pd.Series | None:
+    """``values`` with its formula-like text prefixed by ``'``; None when nothing changes (or not text)."""
+    if not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
+        return None
+    risky = values.str.startswith(FORMULA_TRIGGERS, na=False).to_numpy(dtype=bool)
+    if not risky.any():
+        return None
+    return values.where(~risky, "'" + values.astype("string"))
 
 
 def _csv(frame: pd.DataFrame) -> io.StringIO:
