@@ -147,7 +147,7 @@ def serve_child(n: int, port: int, cache: Path) -> None:
     features = features_for(n, cache)
     registry = registry_for(features)
 
-    def features_loader(path: str, as_of: str | None, home_country: str) -> Any:
+    def features_loader(path: str, as_of: str | None, home_country: str, *_options: str) -> Any:
         return features
 
     injected = {"loader": registry.load, "lister": registry.list, "features_loader": features_loader}

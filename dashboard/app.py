@@ -60,6 +60,7 @@ def create_app(
     ui_address: str | None = None,
     model_name: str = "customer-segments",
     *,
+    data_options: str = "",
     loader: ModelLoader | None = None,
     lister: VersionLister | None = None,
     features_loader: FeatureLoader | None = None,
@@ -79,6 +80,8 @@ def create_app(
         Address of the MLflow UI (e.g. ``http://127.0.0.1:5000``): the model card links to the run.
     model_name : str
         Registered model name.
+    data_options : str
+        Reading options given for ``data_path`` (``workflow.data.ReadOptions`` as JSON).
     loader, lister, features_loader : callable, optional
         Injection points (tests, benchmarks); see :class:`~dashboard.store.DataStore`.
 
@@ -92,6 +95,7 @@ def create_app(
     store = DataStore(
         model_ref=model_ref,
         data_path=str(data_path) if data_path else None,
+        data_options=data_options,
         lang=default_language(lang),
         ui_address=ui_address,
         model_name=model_name,
@@ -188,6 +192,7 @@ def warm_up(
     data_path: str | None = None,
     model_name: str = "customer-segments",
     *,
+    data_options: str = "",
     loader: ModelLoader | None = None,
     lister: VersionLister | None = None,
     features_loader: FeatureLoader | None = None,
@@ -219,6 +224,7 @@ def warm_up(
     DataStore(
         model_ref=model_ref,
         data_path=str(data_path) if data_path else None,
+        data_options=data_options,
         model_name=model_name,
         loader=loader,
         lister=lister,
@@ -250,6 +256,7 @@ def serve(
     ui_address: str | None = None,
     threaded: bool = False,
     model_name: str = "customer-segments",
+    data_options: str = "",
     loader: ModelLoader | None = None,
     lister: VersionLister | None = None,
     features_loader: FeatureLoader | None = None,
@@ -264,7 +271,7 @@ def serve(
     ----------
     port, address : int, str
         Where to listen.
-    model_ref, data_path, lang, ui_address, model_name
+    model_ref, data_path, lang, ui_address, model_name, data_options
         As in :func:`create_app`.
     show : bool
         Open a browser tab.
@@ -283,6 +290,7 @@ def serve(
         target=warm_up,
         args=(model_ref, data_path, model_name),
         kwargs={
+            "data_options": data_options,
             "loader": loader,
             "lister": lister,
             "features_loader": features_loader,
@@ -299,6 +307,7 @@ def serve(
             lang=lang,
             ui_address=ui_address,
             model_name=model_name,
+            data_options=data_options,
             loader=loader,
             lister=lister,
             features_loader=features_loader,

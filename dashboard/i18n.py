@@ -45,6 +45,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi_customers": {"en": "Customers", "fr": "Clients"},
     "kpi_revenue": {"en": "Revenue", "fr": "Chiffre d'affaires"},
     "kpi_shipments": {"en": "Shipments", "fr": "Envois"},
+    "kpi_orders": {"en": "Orders", "fr": "Commandes"},
     "kpi_of_total": {"en": "of total", "fr": "du total"},
     "kpi_of_customers": {"en": "of customers", "fr": "des clients"},
     "kpi_of_revenue": {"en": "of revenue", "fr": "du CA"},
@@ -235,8 +236,8 @@ TEXT: dict[str, dict[str, str]] = {
 FEATURE_LABELS: dict[str, dict[str, str]] = {
     "recency_days": {"en": "Recency (days)", "fr": "Récence (jours)"},
     "frequency": {"en": "Shipments", "fr": "Envois"},
-    "monetary": {"en": "Revenue (€)", "fr": "Chiffre d'affaires (€)"},
-    "avg_amount": {"en": "Average price (€)", "fr": "Prix moyen (€)"},
+    "monetary": {"en": "Revenue ({currency})", "fr": "Chiffre d'affaires ({currency})"},
+    "avg_amount": {"en": "Average price ({currency})", "fr": "Prix moyen ({currency})"},
     "tenure_days": {"en": "Tenure (days)", "fr": "Ancienneté (jours)"},
     "avg_weight_kg": {"en": "Average weight (kg)", "fr": "Poids moyen (kg)"},
     "express_share": {"en": "Express share", "fr": "Part express"},
@@ -256,10 +257,31 @@ def t(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def feature_label(name: str, lang: str) -> str:
-    """Readable label of a feature; unknown features (custom data) keep their column name."""
+#: ``frequency`` counts orders, not shipments, when the data has no shipment columns.
+ORDER_LABELS: dict[str, str] = {"en": "Orders", "fr": "Commandes"}
+
+
+def feature_label(name: str, lang: str, *, currency: str = "EUR", orders: bool = False) -> str:
+    """Readable label of a feature; unknown features (custom data) keep their column name.
+
+    ``currency`` (ISO 4217) is shown on money features; ``orders`` names ``frequency`` "Orders"
+    for data without shipment columns.
+    """
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    if name == "frequency" and orders:
+        return ORDER_LABELS[lang]
     labels = FEATURE_LABELS.get(name)
-    return labels[lang if lang in LANGUAGES else DEFAULT_LANGUAGE] if labels else name
+    if not labels:
+        return name
+    symbol = currency_symbol(currency)
+    return labels[lang].format(currency=symbol) if symbol else labels[lang].replace(" ({currency})", "")
+
+
+def currency_symbol(currency: str) -> str:
+    """The symbol of an ISO 4217 code (``£``, ``€``, ``$``); empty for an unknown currency."""
+    from babel.numbers import get_currency_symbol
+
+    return get_currency_symbol(currency, locale="en") if currency else ""
 
 
 def language_from_header(accept_language: str | None) -> str:
@@ -312,20 +334,26 @@ def fmt_pct(share: float, lang: str, digits: int = 1) -> str:
     return f"{number}{_NNBSP}%" if lang == "fr" else f"{number}%"
 
 
-def fmt_money(value: float, lang: str) -> str:
-    """Euros without cents: ``€12,345`` in English, ``12 345 €`` in French."""
+def fmt_money(value: float, lang: str, currency: str = "EUR") -> str:
+    """Money without cents: ``€12,345`` in English, ``12 345 €`` in French (``£`` for GBP…)."""
     if not math.isfinite(value):
         return "–"
     number = fmt_int(value, lang)
-    return f"{number}{_NNBSP}€" if lang == "fr" else f"€{number}"
+    symbol = currency_symbol(currency)
+    if not symbol:
+        return number
+    return f"{number}{_NNBSP}{symbol}" if lang == "fr" else f"{symbol}{number}"
 
 
-def fmt_money_short(value: float, lang: str) -> str:
-    """Compact euros for cards: ``€1.6M`` / ``€698k`` in English, ``1,6 M€`` / ``698 k€`` in French."""
+def fmt_money_short(value: float, lang: str, currency: str = "EUR") -> str:
+    """Compact money for cards: ``€1.6M`` / ``€698k`` in English, ``1,6 M€`` / ``698 k€`` in French."""
     if not math.isfinite(value):
         return "–"
+    symbol = currency_symbol(currency)
     for threshold, suffix in ((1e9, "B" if lang != "fr" else "Md"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= threshold:
             number = fmt_float(value / threshold, lang, 1 if abs(value) < 100 * threshold else 0)
-            return f"{number}{_NNBSP}{suffix}€" if lang == "fr" else f"€{number}{suffix}"
-    return fmt_money(value, lang)
+            if lang == "fr":
+                return f"{number}{_NNBSP}{suffix}{symbol}"
+            return f"{symbol}{number}{suffix}"
+    return fmt_money(value, lang, currency)

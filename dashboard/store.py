@@ -6,7 +6,7 @@ Heavy work is done once per process, not once per browser tab:
 * the model load goes through ``load_model``, whose core ``_cached_model`` is ``@pn.cache``-d per
   (version, model name, tracking URI); aliases are resolved to a version number first so that a
   ``segments promote`` shows up on the next page load instead of being hidden by the cache;
-* features are cached per (file, modification time, size, as-of, home country);
+* features are cached per (file, modification time, size, as-of, home country, read options);
 * labels, the scaled space, the PCA projection, the customers frame the views draw from and the
   distribution charts' bins are cached per (model, features) pair (:class:`Scored`). Every browser
   tab on the same model shares these arrays; a session holds only its selection mask and the
@@ -40,7 +40,7 @@ import param
 from dashboard import analysis
 from dashboard.i18n import LANGUAGES, t
 from workflow.clustering import assign_segments, scaled_space
-from workflow.data import read_shipments
+from workflow.data import ReadOptions, read_shipments
 from workflow.errors import DataError, ModelNotFoundError, SegmentsError, StoreUnavailableError
 from workflow.features import SHARE_FEATURES, SKEWED_FEATURES, build_features
 from workflow.model import SegmentModel
@@ -89,7 +89,8 @@ class VersionSummary(Protocol):
 
 ModelLoader = Callable[[str, str], SegmentModel]
 VersionLister = Callable[[str], Sequence[VersionSummary]]
-FeatureLoader = Callable[[str, str | None, str], pd.DataFrame]
+#: ``(path, as_of, home_country, options, recorded)``: the last two are ``ReadOptions`` as JSON text.
+FeatureLoader = Callable[[str, str | None, str, str, str], pd.DataFrame]
 
 
 # --- default loaders: workflow.tracking and the data files, cached per process ------------------
@@ -133,22 +134,33 @@ def tracking_uri() -> str:
 
 
 @pn.cache(max_items=4)
-def _cached_features(path: str, mtime_ns: int, size: int, as_of: str, home_country: str) -> pd.DataFrame:
-    # mtime and size are in the key so that a rewritten file is read again.
-    shipments, _report = read_shipments(path)
+def _cached_features(
+    path: str, mtime_ns: int, size: int, as_of: str, home_country: str, options: str, recorded: str
+) -> pd.DataFrame:
+    # mtime and size are in the key so that a rewritten file is read again; the options as JSON text
+    # so that the key hashes the same for equal options.
+    shipments, _report = read_shipments(
+        path, options=ReadOptions.from_json(options), recorded=ReadOptions.from_json(recorded)
+    )
     return build_features(shipments, as_of=as_of or None, home_country=home_country)
 
 
-def load_features(path: str, as_of: str | None, home_country: str) -> pd.DataFrame:
+def load_features(
+    path: str, as_of: str | None, home_country: str, options: str = "", recorded: str = ""
+) -> pd.DataFrame:
     """The default feature loader: read and validate a shipments file, build features (cached).
 
+    ``options`` (given for ``--data``) and ``recorded`` (the model's: what its training file needed)
+    are ``workflow.data.ReadOptions`` as JSON text; see ``read_shipments`` for how each applies.
     Raises ``DataError`` when the file is missing, unreadable or invalid.
     """
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: file not found")
     stat = file.stat()
-    return _cached_features(str(file.resolve()), stat.st_mtime_ns, stat.st_size, as_of or "", home_country)
+    return _cached_features(
+        str(file.resolve()), stat.st_mtime_ns, stat.st_size, as_of or "", home_country, options, recorded
+    )
 
 
 # --- scoring: labels, scaled space and projection, once per (model, features) ------------------
@@ -233,14 +245,14 @@ def score_customers(model: SegmentModel, features: pd.DataFrame) -> Scored:
         if key in _scored_cache:
             _scored_cache.move_to_end(key)
             return _scored_cache[key][2]
-        labels = assign_segments(model.pipeline, features)
+        labels = assign_segments(model.pipeline, features, model.set_aside)
         scaled = scaled_space(model.pipeline, features).astype(np.float32)
         coords, explained = analysis.pca_projection(scaled)
         frame = customers_frame(features, labels, coords, model.features)
         # The ids stay out of the dataset: expressions never use them, and HoloViews copies what
         # it holds when it selects.
         dataset = hv.Dataset(frame.drop(columns=["customer_id"]))
-        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.k)
+        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.n_labels)
         _scored_cache[key] = (model.pipeline, features, scored)
         while len(_scored_cache) > SCORED_CACHE_SIZE:
             _scored_cache.popitem(last=False)
@@ -352,6 +364,11 @@ class Drift:
 DETAIL_CHARS = 300
 
 
+def _recorded(model: SegmentModel) -> str:
+    """The model's recorded reading options as JSON text (what its training file needed)."""
+    return ReadOptions.from_dict(model.read_options).to_json()
+
+
 def _one_line(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
@@ -366,6 +383,9 @@ class DataStore(param.Parameterized):
         Alias, version number or ``models:/`` URI of the model to show.
     data_path : str, optional
         Shipments file whose customers to show; default the model's training data.
+    data_options : str, optional
+        Reading options given for ``data_path`` (``workflow.data.ReadOptions`` as JSON); files are
+        otherwise read with the options recorded with the model.
     loader, lister, features_loader : callable, optional
         Injection points for tests and benchmarks; default ``load_model``, ``list_versions`` and
         ``load_features`` (MLflow through ``workflow.tracking``, files through ``workflow.data``).
@@ -374,6 +394,7 @@ class DataStore(param.Parameterized):
     model_name = param.String(default="customer-segments", doc="Registered model name.")
     model_ref = param.String(default="production", doc="Alias, version or models:/ URI shown.")
     data_path = param.String(default=None, allow_None=True, doc="--data, or None for the training data.")
+    data_options = param.String(default="", doc="Reading options given for --data (ReadOptions as JSON).")
     lang = param.Selector(default="en", objects=list(LANGUAGES), doc="Interface language.")
     ui_address = param.String(default=None, allow_None=True, doc="MLflow UI address, for run links.")
     compare_ref = param.String(default="", doc="Second version for the migration matrix ('' = none).")
@@ -447,8 +468,9 @@ class DataStore(param.Parameterized):
     def _load_customers(self, model: SegmentModel) -> pd.DataFrame:
         path = self.data_path or model.data_path
         as_of = None if self.data_path else (model.as_of or None)
+        options = self.data_options if self.data_path else ""
         try:
-            features = self._features_loader(path, as_of, model.home_country)
+            features = self._features_loader(path, as_of, model.home_country, options, _recorded(model))
         except DataError as error:
             kind = "data" if self.data_path else "training_data_missing"
             raise _DataProblemError(Problem(kind, {"path": str(path), "detail": _one_line(error)})) from error
@@ -496,7 +518,7 @@ class DataStore(param.Parameterized):
         model, scored = self.model, self._scored
         names = model.names(self.lang)
         segment_names = pd.Categorical.from_codes(
-            scored.labels, categories=[names.get(s, str(s)) for s in range(model.k)], validate=False
+            scored.labels, categories=[names.get(s, str(s)) for s in range(model.n_labels)], validate=False
         )
         frame = scored.frame.assign(segment_name=segment_names)
         self.customers = frame[["customer_id", "segment", "segment_name", "pc1", "pc2", *model.features]]
@@ -621,11 +643,11 @@ class DataStore(param.Parameterized):
         if model is None or frame is None:
             return pd.DataFrame()
         if self._base_stats is None:
-            self._base_stats = _base_stats(frame, model.k, model.names(self.lang))
+            self._base_stats = _base_stats(frame, model.n_labels, model.names(self.lang), model.descriptions(self.lang))
         stats = self._base_stats.copy()
         labels = self._scored.labels
         selected = labels if self.selected is None else labels[self.selected]
-        stats["selected"] = np.bincount(selected, minlength=model.k)
+        stats["selected"] = np.bincount(selected, minlength=model.n_labels)
         return stats
 
     def z_scores(self) -> pd.DataFrame:
@@ -636,10 +658,10 @@ class DataStore(param.Parameterized):
         model, scored = self.model, self._scored
         if model is None or scored is None:
             return pd.DataFrame()
-        means = analysis.segment_means(scored.scaled, scored.labels, model.k, self.selected)
+        means = analysis.segment_means(scored.scaled, scored.labels, model.n_labels, self.selected)
         order = _scaled_order(model)
         table = pd.DataFrame(means, columns=order)[model.features]
-        table.index = pd.RangeIndex(model.k, name="segment")
+        table.index = pd.RangeIndex(model.n_labels, name="segment")
         return table
 
     # --- compare versions ------------------------------------------------------------------------
@@ -658,15 +680,15 @@ class DataStore(param.Parameterized):
             return Problem("compare", {"ref": ref, "detail": "no model shown"})
         try:
             other = self._loader(_resolve(ref, self.versions), self.model_name)
-            labels_b = assign_segments(other.pipeline, features)
+            labels_b = assign_segments(other.pipeline, features, other.set_aside)
         except SegmentsError as error:
             return Problem("compare", {"ref": ref, "detail": _one_line(error)})
-        matrix = analysis.migration_matrix(scored.labels, labels_b, model.k, other.k)
+        matrix = analysis.migration_matrix(scored.labels, labels_b, model.n_labels, other.n_labels)
         names_a, names_b = model.names(self.lang), other.names(self.lang)
         counts = pd.DataFrame(
             matrix,
-            index=pd.Index([names_a.get(s, str(s)) for s in range(model.k)], name=f"v{model.version}"),
-            columns=pd.Index([names_b.get(s, str(s)) for s in range(other.k)], name=f"v{other.version}"),
+            index=pd.Index([names_a.get(s, str(s)) for s in range(model.n_labels)], name=f"v{model.version}"),
+            columns=pd.Index([names_b.get(s, str(s)) for s in range(other.n_labels)], name=f"v{other.version}"),
         )
         return Migration(version_a=str(model.version), version_b=str(other.version), counts=counts)
 
@@ -687,12 +709,14 @@ class DataStore(param.Parameterized):
     def _compute_drift(self) -> Drift | Problem:
         model, scored, current = self.model, self._scored, self._features
         try:
-            reference = self._features_loader(model.data_path, model.as_of or None, model.home_country)
+            reference = self._features_loader(
+                model.data_path, model.as_of or None, model.home_country, "", _recorded(model)
+            )
             reference_scored = score_customers(model, reference)
         except DataError as error:
             return Problem("drift", {"path": str(model.data_path), "reason": _one_line(error)})
         table = analysis.psi_table(reference, current, model.features)
-        shares = analysis.share_change(reference_scored.labels, scored.labels, model.k)
+        shares = analysis.share_change(reference_scored.labels, scored.labels, model.n_labels)
         segment_psi = analysis.categorical_psi(shares["reference"], shares["current"])
         return Drift(
             psi=table,
@@ -703,13 +727,16 @@ class DataStore(param.Parameterized):
         )
 
 
-def _base_stats(frame: pd.DataFrame, k: int, names: dict[int, str]) -> pd.DataFrame:
+def _base_stats(
+    frame: pd.DataFrame, k: int, names: dict[int, str], descriptions: dict[int, str] | None = None
+) -> pd.DataFrame:
     # What does not depend on the selection: computed once per model and language (three passes
     # over the customers that a selection would otherwise repeat).
     labels = frame["segment"].to_numpy()
     size = np.bincount(labels, minlength=k)
     stats = pd.DataFrame(index=pd.RangeIndex(k, name="segment"))
     stats["name"] = [names.get(s, str(s)) for s in range(k)]
+    stats["description"] = [(descriptions or {}).get(s, "") for s in range(k)]
     stats["customers"] = size
     stats["share"] = size / max(len(labels), 1)
     if "monetary" in frame:

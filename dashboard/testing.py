@@ -38,7 +38,7 @@ def fit_model(
     pipeline = make_pipeline(list(features.columns), k, random_state=random_state, n_init=n_init)
     pipeline.fit(features)
     labels = pipeline.predict(features)
-    profile = build_profile(pipeline, features, labels)
+    profile = build_profile(pipeline, features, labels, currency="EUR")
     rng = np.random.default_rng(random_state)
     sample = rng.choice(len(features), size=min(len(features), 5_000), replace=False)
     silhouette = float(silhouette_score(scaled_space(pipeline, features)[sample], labels[sample]))
@@ -48,6 +48,7 @@ def fit_model(
         pipeline=pipeline,
         segment_names=dict(enumerate(profile["name"])),
         segment_names_fr=dict(enumerate(profile["name_fr"])),
+        currency="EUR",
         metrics={"silhouette": silhouette, "stability_ari": 0.95},
         recommendation=f"k={k}: highest silhouette ({silhouette:.3f}) among the k tried.",
         run_id=f"run-{version}",

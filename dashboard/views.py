@@ -61,6 +61,17 @@ FLAG_COLOURS = {"stable": "#2ca02c", "moderate": "#ff9f1c", "major": "#d62728"}
 PLOT_FONT = {"title": "11pt", "labels": "10pt", "xticks": "9pt", "yticks": "9pt"}
 
 
+def units(store: DataStore) -> dict[str, object]:
+    """How the shown model counts and prices: its currency, and orders rather than shipments.
+
+    Keyword arguments for ``feature_label``; a model without a currency shows plain numbers.
+    """
+    model = store.model
+    if model is None:
+        return {"currency": "EUR", "orders": False}
+    return {"currency": model.currency, "orders": not model.shipment_data}
+
+
 class LiveHTML(pn.pane.HTML):
     """An HTML pane for text that changes with every selection: an update sends only the text.
 
@@ -333,18 +344,20 @@ class SegmentKPIs(StoreViewer):
         swatch = f'<span class="swatch" style="background:{segment_colour(segment)}"></span>'
         lines = [
             f'<div class="kpi-name">{swatch}{escape(row["name"])}</div>',
+            f'<div class="kpi-desc">{escape(row.get("description", ""))}</div>',
             f'<div class="kpi-main">{fmt_int(row["customers"], lang)}</div>',
             f'<div class="kpi-line">{t("kpi_customers", lang).lower()} · {fmt_pct(row["share"], lang)}</div>',
         ]
         if "revenue" in row:
+            revenue = fmt_money_short(row["revenue"], lang, units(self.store)["currency"])
             lines.append(
-                f'<div class="kpi-line"><b>{fmt_money_short(row["revenue"], lang)}</b> · '
+                f'<div class="kpi-line"><b>{revenue}</b> · '
                 f"{fmt_pct(row['revenue_share'], lang)} {t('kpi_of_revenue', lang)}</div>"
             )
         if "shipments" in row:
             lines.append(
                 f'<div class="kpi-line"><b>{fmt_int(row["shipments"], lang)}</b> '
-                f"{t('kpi_shipments', lang).lower()}</div>"
+                f"{t('kpi_orders' if units(self.store)['orders'] else 'kpi_shipments', lang).lower()}</div>"
             )
         if self.store.selected is not None:
             lines.append(
@@ -377,8 +390,9 @@ class SegmentKPIs(StoreViewer):
 
 
 _KPI_CSS = """
-.kpi-name { font-weight: 600; font-size: 12.5px; line-height: 1.25; min-height: 3.75em; display: flex; gap: 6px; }
+.kpi-name { font-weight: 600; font-size: 12.5px; line-height: 1.25; min-height: 2.5em; display: flex; gap: 6px; }
 .swatch { flex: none; width: 10px; height: 10px; border-radius: 50%; margin-top: 3px; }
+.kpi-desc { font-size: 11.5px; line-height: 1.3; color: #444; min-height: 4em; margin: 2px 0; }
 .kpi-main { font-size: 20px; font-weight: 600; margin: 2px 0 0 0; }
 .kpi-line { font-size: 12px; color: #333; white-space: nowrap; }
 .kpi-selected { color: #0b57d0; margin-top: 2px; }
@@ -448,7 +462,7 @@ class LinkedViews(StoreViewer):
             self.features_shown = shown
         self._picker.param.update(
             label=t("distributions_pick", lang),
-            options={feature_label(f, lang): f for f in features},
+            options={feature_label(f, lang, **units(self.store)): f for f in features},
             value=list(shown),
         )
         self._clear.label = t("clear_selection", lang)
@@ -482,7 +496,7 @@ class LinkedViews(StoreViewer):
             self._heatmap_title_pane,
             _deferred(
                 lambda: pn.pane.HoloViews(self._heatmap(), sizing_mode="stretch_width", linked_axes=False),
-                height=120 + 38 * store.model.k,
+                height=120 + 38 * store.model.n_labels,
             ),
             pmui.Typography(t("heatmap_help", lang), variant="caption", margin=(0, 5)),
             sizing_mode="stretch_width",
@@ -545,7 +559,7 @@ class LinkedViews(StoreViewer):
         # Open on the bulk of the customers (the extreme accounts stay reachable by zooming out).
         for axis, span in zip(axes, store.scored.projection_ranges(), strict=True):
             axis.range = span
-        k = store.model.k
+        k = store.model.n_labels
         self._axes = axes
         self._shades = pd.CategoricalDtype([*(str(s) for s in range(k)), UNSELECTED])
         colour_key = {**{str(s): segment_colour(s) for s in range(k)}, UNSELECTED: UNSELECTED_COLOUR}
@@ -573,7 +587,7 @@ class LinkedViews(StoreViewer):
         # A three-column frame over the shared projection (no copy) and this session's shades: each
         # customer's segment, or UNSELECTED outside the selection.
         store = self.store
-        codes = shade_codes(store.scored.labels, store.selected, store.model.k)
+        codes = shade_codes(store.scored.labels, store.selected, store.model.n_labels)
         frame = store.customers
         data = pd.DataFrame(
             {
@@ -626,7 +640,7 @@ class LinkedViews(StoreViewer):
         store, lang = self.store, self.lang
         z = store.z_scores()
         names = list(store.customers["segment_name"].cat.categories)
-        labels = [feature_label(f, lang) for f in z.columns]
+        labels = [feature_label(f, lang, **units(store)) for f in z.columns]
         long = pd.DataFrame(
             {
                 "feature": np.tile(labels, len(z)),
@@ -713,7 +727,7 @@ class DistributionChart:
                 "segment": list(store.customers["segment_name"].cat.categories),
             }
         )
-        label = feature_label(bins.feature, lang) + (" (log)" if bins.log else "")
+        label = feature_label(bins.feature, lang, **units(self.store)) + (" (log)" if bins.log else "")
         self.figure = _distribution_figure(bins, label, t("customers_axis", lang), self.bars, self.lines)
         self.figure.on_event(SelectionGeometry, self._brushed)
         self.pane = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width", height=200)
@@ -911,7 +925,7 @@ class CustomerTable(StoreViewer):
             "segment": t("segment", lang),
             "segment_name": t("segment_name", lang),
         }
-        titles.update({f: feature_label(f, lang) for f in self.store.model.features})
+        titles.update({f: feature_label(f, lang, **units(self.store)) for f in self.store.model.features})
         return titles
 
     def _formatters(self) -> dict[str, NumberFormatter]:
@@ -1073,7 +1087,7 @@ class DriftView(StoreViewer):
 def drift_view(drift: Drift, store: DataStore, lang: str) -> pn.viewable.Viewable:
     """Bars of PSI per feature coloured by flag, with the 0.1 and 0.25 lines, and the share table."""
     table = drift.psi.iloc[::-1].copy()  # bars are drawn bottom-up: the largest PSI ends on top
-    table["label"] = [feature_label(f, lang) for f in table["feature"]]
+    table["label"] = [feature_label(f, lang, **units(store)) for f in table["feature"]]
     table["status"] = [t(f"flag_{flag}", lang) for flag in table["flag"]]
     table["colour"] = [FLAG_COLOURS[flag] for flag in table["flag"]]
     psi_dim = hv.Dimension("psi", label=t("psi", lang))

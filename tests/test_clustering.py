@@ -156,28 +156,56 @@ def table_of(rows: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
     ).rename_axis("k")
 
 
-def test_recommendation_skips_tiny_segments_and_unstable_k() -> None:
+def test_recommendation_keeps_k_from_3_to_8_with_big_stable_segments() -> None:
     table = table_of(
         {
-            2: (0.50, 0.99, 0.40),
-            3: (0.60, 0.55, 0.20),  # best silhouette but unstable
-            4: (0.58, 0.95, 0.10),
-            5: (0.70, 0.97, 0.01),  # best overall but a 1 % segment
+            2: (0.70, 0.99, 0.40),  # best silhouette, but two segments say little
+            3: (0.60, 0.85, 0.20),  # best in range but below the 0.9 stability rule
+            4: (0.55, 0.95, 0.10),
+            5: (0.58, 0.97, 0.01),  # a 1 % segment
+            6: (0.50, 0.93, 0.05),
+            9: (0.65, 0.99, 0.03),  # out of range
         }
     )
     recommendation = recommend_k(table)
     assert recommendation.k == 4
-    assert "rejected k=3,5" in recommendation.reason
-    assert "next best k=2" in recommendation.reason
+    assert recommendation.reason.startswith("k=4: best silhouette (0.550) among the k from 3 to 8")
+    assert "stability ARI ≥ 0.90 (4, 6)" in recommendation.reason
 
 
-def test_recommendation_relaxes_stability_then_size() -> None:
-    unstable = table_of({2: (0.4, 0.5, 0.3), 3: (0.5, 0.6, 0.2)})
-    assert recommend_k(unstable).k == 3
-    assert "no k reached stability" in recommend_k(unstable).reason
-    tiny = table_of({2: (0.4, 0.9, 0.01), 3: (0.5, 0.9, 0.005)})
-    assert recommend_k(tiny).k == 3
-    assert "best silhouette overall" in recommend_k(tiny).reason
+def test_recommendation_prefers_the_larger_k_among_practically_equal_silhouettes() -> None:
+    table = table_of({3: (0.330, 0.96, 0.18), 4: (0.325, 0.95, 0.17), 5: (0.300, 0.96, 0.11)})
+    recommendation = recommend_k(table)
+    # 0.325 is within 0.01 of 0.330: four segments at no measurable loss; 0.300 is not.
+    assert recommendation.k == 4
+    assert "within 0.01 of the best (k=3, 0.330)" in recommendation.reason
+    assert recommend_k(table, tie=0.001).k == 3
+
+
+def test_recommendation_relaxes_stability_then_size_and_says_so() -> None:
+    fairly_stable = table_of({3: (0.4, 0.85, 0.3), 4: (0.5, 0.82, 0.2), 5: (0.6, 0.5, 0.2)})
+    assert recommend_k(fairly_stable).k == 4
+    assert "stability ARI ≥ 0.80 (none reached 0.90)" in recommend_k(fairly_stable).reason
+    unstable = table_of({3: (0.4, 0.5, 0.3), 4: (0.5, 0.6, 0.2)})
+    assert recommend_k(unstable).k == 4
+    assert "no k was stable" in recommend_k(unstable).reason
+    tiny = table_of({3: (0.4, 0.9, 0.01), 4: (0.5, 0.9, 0.005)})
+    assert recommend_k(tiny).k == 4
+    assert "no k had every segment ≥ 2% of customers" in recommend_k(tiny).reason
+
+
+def test_recommendation_follows_the_users_k_outside_3_to_8() -> None:
+    assert recommend_k(table_of({2: (0.5, 0.99, 0.4)})).k == 2
+    table = table_of({9: (0.4, 0.95, 0.05), 10: (0.45, 0.95, 0.04)})
+    recommendation = recommend_k(table)
+    assert recommendation.k == 10
+    assert "among the k asked for" in recommendation.reason
+
+
+def test_recommendation_sentence_names_what_was_set_aside() -> None:
+    table = table_of({3: (0.4, 0.95, 0.3)})
+    text = "105 net refunders set aside before K-means (2.4% of customers)"
+    assert recommend_k(table, set_aside=text).reason.endswith(f"; {text}.")
 
 
 def test_assign_segments_names_missing_features() -> None:

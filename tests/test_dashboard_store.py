@@ -267,7 +267,7 @@ def test_lasso_mask_equals_the_brute_force_filter(registry: FakeRegistry) -> Non
 def test_sessions_share_the_customers(registry: FakeRegistry, features: pd.DataFrame) -> None:
     # At 5M customers a copy per browser tab would cost gigabytes: the frames are views of the
     # features and of the one scored entry; only the segment names are per session (per language).
-    def loader(path: str, as_of: str | None, home_country: str) -> pd.DataFrame:
+    def loader(path: str, as_of: str | None, home_country: str, *_options: str) -> pd.DataFrame:
         return features
 
     first = make_store(registry, features_loader=loader)

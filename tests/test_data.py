@@ -161,9 +161,11 @@ def test_ids_are_text_and_only_an_empty_cell_is_missing(tmp_path: Path) -> None:
         ,2026-03-01,1
         ''',
     )
-    frame, report = read(path, max_bad_share=0.5)
+    frame, report = read(path)
     assert frame["customer_id"].tolist() == ["007", "NA", "NULL", "ACME, Inc.", 'Le "Pli"', "<b>x</b>"]
-    assert [(p.column, p.rule, p.rows) for p in report.problems] == [("customer_id", "missing value", [7])]
+    # The empty id is a guest sale (issue 10): left out and counted apart, not a fault.
+    assert not report.problems
+    assert (report.guest_rows, report.rows_kept, report.rows_dropped) == (1, 6, 0)
 
 
 def test_latin1_needs_its_encoding(tmp_path: Path) -> None:
@@ -270,21 +272,21 @@ def test_row_faults_are_dropped_and_reported_with_row_numbers(tmp_path: Path) ->
     path = write_csv(tmp_path / "faulty.csv", FAULTY)
     frame, report = read(path, max_bad_share=1.0)
     problems = {(p.column, p.rule): (p.count, p.rows) for p in report.problems}
+    # Row 3 has no customer id: a guest sale, left out apart (issue 10); row 10's "France" is FR.
     assert problems == {
         ("amount", "not a number"): (2, [2, 12]),
-        ("customer_id", "missing value"): (1, [3]),
         ("date", AMBIGUOUS_DATE): (1, [4]),
         ("date", UNPARSEABLE_DATE): (2, [5, 12]),
         ("amount", "not a finite number"): (1, [6]),
         ("weight_kg", "negative weight"): (1, [7]),
         ("date", "date after today (2026-11-24)"): (1, [8]),
         ("amount", "missing value"): (1, [9]),
-        ("destination_country", "not an ISO-3166 alpha-2 code"): (1, [10]),
         ("returned", "not a boolean (true/false, 1/0, yes/no)"): (1, [11]),
     }
-    assert (report.rows_read, report.rows_kept, report.rows_dropped) == (13, 2, 11)
-    assert frame["customer_id"].tolist() == ["A", "E"]
-    assert frame.index.tolist() == [0, 1]
+    assert (report.rows_read, report.guest_rows, report.rows_kept, report.rows_dropped) == (13, 1, 3, 9)
+    assert frame["customer_id"].tolist() == ["A", "D", "E"]
+    assert frame["destination_country"].astype("str").tolist() == ["FR", "FR", "FR"]
+    assert frame.index.tolist() == [0, 1, 2]
 
 
 def test_a_row_with_two_faults_is_reported_in_both_columns(tmp_path: Path) -> None:
@@ -293,12 +295,11 @@ def test_a_row_with_two_faults_is_reported_in_both_columns(tmp_path: Path) -> No
         """
         customer_id,date,amount
         A,2026-03-01,10
-        ,yesterday,
+        B,yesterday,
         """,
     )
     _, report = read(path, max_bad_share=1.0)
     assert {(p.column, p.rule, tuple(p.rows)) for p in report.problems} == {
-        ("customer_id", "missing value", (2,)),
         ("date", UNPARSEABLE_DATE, (2,)),
         ("amount", "missing value", (2,)),
     }
@@ -311,7 +312,8 @@ def test_above_the_threshold_the_read_stops_naming_file_column_and_rows(tmp_path
         read(path)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{path}: 84.6% of rows are invalid (limit 5%): ")
+    # 9 faulty rows of the 12 with a customer id (the guest row does not count).
+    assert message.startswith(f"{path}: 75.0% of rows are invalid (limit 5%): ")
     assert "amount: not a number in 2 rows (rows 2, 12)" in message
     assert "weight_kg: negative weight in 1 row (row 7)" in message
 
@@ -346,12 +348,16 @@ def test_ambiguous_and_unparseable_dates_are_told_apart(tmp_path: Path) -> None:
         A,2026,1
         A,March 3rd,1
         A,2026-03-04,1
+        A,2026-03-05,1
+        A,2026-03-06,1
         """,
     )
+    # Mostly year first: an ISO column, whose day/month values are faults (issue 10 reads a column
+    # mostly written day/month in its detected order: see tests/test_reading.py).
     frame, report = read(path, max_bad_share=1.0)
     problems = {p.rule: p.rows for p in report.problems}
     assert problems == {AMBIGUOUS_DATE: [1, 2], UNPARSEABLE_DATE: [3, 4, 5, 6]}
-    assert frame["date"].tolist() == [pd.Timestamp("2026-03-04")]
+    assert frame["date"].tolist() == list(pd.to_datetime(["2026-03-04", "2026-03-05", "2026-03-06"]))
 
 
 def test_times_and_utc_offsets_keep_the_wall_time(tmp_path: Path) -> None:
@@ -437,7 +443,7 @@ def test_report_to_dict_is_json_serialisable(tmp_path: Path) -> None:
     _, report = read(path, max_bad_share=1.0)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["file"] == str(path)
-    assert (data["rows_read"], data["rows_kept"], data["rows_dropped"]) == (13, 2, 11)
+    assert (data["rows_read"], data["rows_kept"], data["rows_dropped"], data["guest_rows"]) == (13, 3, 9, 1)
     assert data["max_bad_share"] == 1.0
     assert {"column": "weight_kg", "rule": "negative weight", "count": 1, "rows": [7]} in data["problems"]
     assert all(isinstance(row, int) for problem in data["problems"] for row in problem["rows"])
@@ -448,12 +454,12 @@ def test_report_summary_is_one_line(tmp_path: Path) -> None:
     _, report = read(path, max_bad_share=1.0)
     summary = report.summary()
     assert "\n" not in summary
-    assert summary.startswith(f"{path}: 13 rows read, 2 kept, 11 dropped — ")
+    assert summary.startswith(f"{path}: 13 rows read, 3 kept, 9 dropped — ")
     clean = read(write_csv(tmp_path / "good.csv", GOOD))[1]
     assert clean.summary() == f"{tmp_path / 'good.csv'}: 4 rows read, 4 kept, 0 dropped"
 
 
 def test_valid_rows_keep_their_order_and_values(tmp_path: Path) -> None:
     frame, _ = read(write_csv(tmp_path / "faulty.csv", FAULTY), max_bad_share=1.0)
-    assert frame["date"].tolist() == [pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-13")]
-    assert np.array_equal(frame["returned"].to_numpy(), [False, True])
+    assert frame["date"].tolist() == list(pd.to_datetime(["2026-03-01", "2026-03-10", "2026-03-13"]))
+    assert np.array_equal(frame["returned"].to_numpy(), [False, False, True])

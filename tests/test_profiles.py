@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workflow.clustering import fit_sweep
-from workflow.profiles import build_profile, name_segments, segment_means
+from workflow.profiles import build_profile, currency_of, segment_means, segment_medians
 
 
 def two_groups() -> pd.DataFrame:
@@ -45,40 +45,27 @@ def test_profile_sizes_revenue_and_means_by_hand() -> None:
     assert profile.loc[big, "z_frequency"] > 0
 
 
-def test_names_describe_the_profile() -> None:
+def test_names_and_descriptions_come_from_the_profile() -> None:
     frame = two_groups()
     trial = fit_sweep(frame, [2], stability_resamples=0).trial(2)
-    profile = build_profile(trial.pipeline, frame, trial.labels)
+    profile = build_profile(trial.pipeline, frame, trial.labels, currency="EUR")
     small = profile["size"].idxmin()
-    assert profile.loc[small, "name"].startswith("Dormant")
-    assert "relay-point" in profile.loc[small, "name"] or "light-parcel" in profile.loc[small, "name"]
-    assert profile.loc[small, "name_fr"].startswith("Expéditeurs dormants")
+    # The one customer absent for 300 days is the lapsed segment; shipment columns make them shippers.
+    assert "Lapsed" in profile.loc[small, "name"] or "Dormant" in profile.loc[small, "name"]
+    assert profile.loc[small, "name"].endswith("shippers")
+    assert "expéditeurs" in profile.loc[small, "name_fr"].lower()
+    assert "300 days ago" in profile.loc[small, "description"]
+    assert (profile["kind"] == "segment").all()
+    assert (profile["rule"] == "").all()
 
 
-def test_names_are_unique_even_when_profiles_look_alike() -> None:
-    z = pd.DataFrame(
-        {
-            "recency_days": [0.0, 0.0, 0.0, 2.0],
-            "frequency": [1.5, 1.5, 1.5, -1.0],
-            "express_share": [1.2, 1.3, 0.0, 0.0],
-            "avg_weight_kg": [1.0, -0.9, 0.0, 0.0],
-        }
-    )
-    english, french = name_segments(z)
-    # Segments 0 and 1 share their most distinctive trait (express), so each gets its next one.
-    assert len(set(english)) == 4
-    assert len(set(french)) == 4
-    assert english[0] == "High-volume express heavy-parcel shippers"
-    assert english[1] == "High-volume express light-parcel shippers"
-    assert english[2] == "High-volume shippers"
-    assert english[3] == "Dormant shippers"
-
-
-def test_identical_profiles_fall_back_to_numbers() -> None:
-    z = pd.DataFrame({"frequency": [0.0, 0.0], "relay_share": [1.0, 1.0]})
-    english, french = name_segments(z)
-    assert english == ["Regular relay-point shippers #1", "Regular relay-point shippers #2"]
-    assert french == ["Expéditeurs réguliers en point relais n°1", "Expéditeurs réguliers en point relais n°2"]
+def test_segment_medians_by_hand() -> None:
+    values = np.array([[1.0, 10.0], [3.0, 30.0], [100.0, 5.0], [7.0, 7.0]])
+    labels = np.array([0, 0, 0, 2])
+    medians = segment_medians(values, labels, 3)
+    np.testing.assert_array_equal(medians[0], [3.0, 10.0])
+    assert np.isnan(medians[1]).all()
+    np.testing.assert_array_equal(medians[2], [7.0, 7.0])
 
 
 def test_segment_means_match_a_groupby_and_leave_empty_segments_nan() -> None:
@@ -97,3 +84,9 @@ def test_profile_from_the_sweeps_scaled_matrix_equals_the_recomputed_one() -> No
     for trial in sweep.trials:
         reused = build_profile(trial.pipeline, frame, trial.labels, scaled=sweep.scaled)
         pd.testing.assert_frame_equal(reused, build_profile(trial.pipeline, frame, trial.labels))
+
+
+def test_currency_follows_the_home_country() -> None:
+    assert currency_of("GB") == "GBP"
+    assert currency_of("fr") == "EUR"
+    assert currency_of("XX") is None

@@ -22,11 +22,12 @@ from sklearn.metrics import (
 )
 
 from workflow import tracking
-from workflow.clustering import METRIC_NAMES, fit_sweep, make_pipeline, recommend_k, scaled_space
+from workflow.clustering import METRIC_NAMES, assign_segments, fit_sweep, make_pipeline, recommend_k, scaled_space
 from workflow.data import read_shipments
 from workflow.errors import DataError, SegmentsError
 from workflow.features import build_features
 from workflow.model import SegmentModel
+from workflow.set_aside import SetAsideRule, fit_set_aside
 from workflow.synth import generate_shipments, write_dataset
 
 
@@ -92,7 +93,8 @@ def trained(spark, shipments_file: Path) -> spark_engine.SparkTraining:
 
 @pytest.fixture(scope="module")
 def sklearn_sweep(pandas_features: pd.DataFrame):
-    return fit_sweep(pandas_features, KS, random_state=SEED, n_init=10, stability_resamples=1)
+    rule = fit_set_aside(pandas_features)
+    return fit_sweep(pandas_features, KS, random_state=SEED, n_init=10, stability_resamples=1, set_aside=rule)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,23 +206,28 @@ def test_sweep_gives_the_same_segments_as_sklearn(trained, sklearn_sweep) -> Non
 
 
 def test_sweep_pipelines_carry_the_spark_fit(trained) -> None:
-    """``predict`` on the collected features gives the Spark labels; metrics follow sklearn's definitions."""
-    features = trained.features
+    """``predict`` on the collected features gives the Spark labels; metrics follow sklearn's definitions.
+
+    K-means and its metrics see the customers the set-aside rule keeps; they all get a label.
+    """
+    kept = trained.sweep.set_aside_codes == 0
+    assert trained.sweep.set_aside == fit_set_aside(trained.features)
     for trial in trained.sweep.trials:
-        np.testing.assert_array_equal(trial.pipeline.predict(features), trial.labels)
+        assert len(trial.labels) == len(trained.features)
+        np.testing.assert_array_equal(
+            assign_segments(trial.pipeline, trained.features, trained.sweep.set_aside), trial.labels
+        )
         assert trial.labels.dtype == np.int32
-        assert len(trial.labels) == len(features)
+        features, labels = trained.features[kept], trial.labels[kept]
         scaled = scaled_space(trial.pipeline, features)
         # The scaler is what StandardScaler.fit computes on the same data (population std).
         reference = make_pipeline(list(features.columns), trial.k)[:-1].fit(features)
         np.testing.assert_allclose(scaled, reference.transform(features), rtol=1e-9, atol=1e-12)
         centres = trial.pipeline.named_steps["kmeans"].cluster_centers_
-        assert trial.metrics["inertia"] == pytest.approx(((scaled - centres[trial.labels]) ** 2).sum(), rel=1e-9)
-        assert trial.metrics["calinski_harabasz"] == pytest.approx(
-            calinski_harabasz_score(scaled, trial.labels), rel=1e-9
-        )
-        assert trial.metrics["davies_bouldin"] == pytest.approx(davies_bouldin_score(scaled, trial.labels), rel=1e-6)
-        shares = np.bincount(trial.labels, minlength=trial.k) / len(trial.labels)
+        assert trial.metrics["inertia"] == pytest.approx(((scaled - centres[labels]) ** 2).sum(), rel=1e-9)
+        assert trial.metrics["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(scaled, labels), rel=1e-9)
+        assert trial.metrics["davies_bouldin"] == pytest.approx(davies_bouldin_score(scaled, labels), rel=1e-6)
+        shares = np.bincount(labels, minlength=trial.k) / len(labels)
         assert trial.metrics["min_cluster_share"] == pytest.approx(shares.min())
         assert 0 < trial.metrics["stability_ari"] <= 1
 
@@ -282,7 +289,8 @@ def _contract(result) -> dict[str, object]:
 def test_spark_sweep_logs_the_same_mlflow_contract(trained, pandas_features, shipments_file: Path) -> None:
     # A quick sklearn sweep logged in the same store is the reference for the contract's shape; the
     # Spark sweep is logged last, so that it holds the ``candidate`` alias.
-    reference_sweep = fit_sweep(pandas_features, KS, random_state=SEED, n_init=1, stability_resamples=1)
+    rule = fit_set_aside(pandas_features)
+    reference_sweep = fit_sweep(pandas_features, KS, random_state=SEED, n_init=1, stability_resamples=1, set_aside=rule)
     reference = _log(reference_sweep, pandas_features, "digest", trained.report, shipments_file, "sklearn-engine")
     spark_result = _log(trained.sweep, trained.features, trained.digest, trained.report, shipments_file, "spark")
 
@@ -299,8 +307,9 @@ def test_spark_sweep_logs_the_same_mlflow_contract(trained, pandas_features, shi
     model = tracking.load_segment_model("candidate")
     assert model.version == spark_result.version
     assert model.data_digest == trained.digest
+    assert model.set_aside == trained.sweep.set_aside
     np.testing.assert_array_equal(
-        model.pipeline.predict(trained.features[model.features]), trained.sweep.trial(model.k).labels
+        assign_segments(model.pipeline, trained.features, model.set_aside), trained.sweep.trial(model.k).labels
     )
 
 
@@ -312,12 +321,22 @@ def test_spark_sweep_logs_the_same_mlflow_contract(trained, pandas_features, shi
 def test_score_with_spark_equals_pandas_scoring(trained, pandas_features, shipments_file: Path, tmp_path) -> None:
     trial = trained.sweep.trial(KS[-1])
     names = {segment: f"segment {segment}" for segment in range(trial.k)}
-    model = SegmentModel(name="customer-segments", version="1", pipeline=trial.pipeline, segment_names=names)
+    # A rule that sets customers aside on both counts: Spark labels them as the pandas model does.
+    features = pandas_features
+    rule = SetAsideRule(
+        refund_max=float(features["monetary"].quantile(0.03)),
+        fences={"frequency": float(features["frequency"].quantile(0.97))},
+    )
+    names.update({trial.k: "refunders", trial.k + 1: "outliers"})
+    model = SegmentModel(
+        name="customer-segments", version="1", pipeline=trial.pipeline, segment_names=names, set_aside=rule
+    )
     out = tmp_path / "scored.parquet"
 
     counts = spark_engine.score_with_spark(shipments_file, out, model)
 
     expected = model.score(pandas_features).reset_index()
+    assert set(expected["segment"]) >= {trial.k, trial.k + 1}
     got = pd.read_parquet(out)
     assert list(got.columns) == list(expected.columns)
     assert got["customer_id"].tolist() == expected["customer_id"].tolist()  # sorted across the part files

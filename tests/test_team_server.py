@@ -283,7 +283,7 @@ def test_train_promote_and_model_load_go_through_the_team_server(
     assert model.version == "1"
     assert set(model.aliases) == {"candidate", "production"}
     assert model.profile is not None
-    assert len(model.segment_names) == model.k
+    assert len(model.segment_names) == model.n_labels  # the K-means segments and the set-aside groups
     assert len(trail) == 1
     assert "production: - -> 1 by tester (team server)" in trail[0]
 

@@ -41,13 +41,28 @@ ExperimentOption = Annotated[str, typer.Option("--experiment", help="MLflow expe
 ModelNameOption = Annotated[str, typer.Option("--model-name", help="Registered model name.")]
 ColumnsOption = Annotated[
     str | None,
-    typer.Option("--columns", help="Map the file's column names: customer_id=Customer,date=OrderDate,amount=Revenue."),
+    typer.Option(
+        "--columns",
+        help="Map the file's column names: customer_id=Customer,date=OrderDate,amount=Revenue;"
+        " amount=Quantity*Price multiplies two columns, order_id=Invoice groups lines into orders.",
+    ),
 ]
 MaxFileOption = Annotated[
     float | None,
     typer.Option("--max-file-mb", min=0.0, envvar="SEGMENTS_MAX_FILE_MB", help="Refuse data files above this size."),
 ]
-EncodingOption = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV file (e.g. latin-1).")]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", help="Text encoding of a CSV file (default UTF-8, with or without BOM; e.g. cp1252)."),
+]
+SheetOption = Annotated[str | None, typer.Option("--sheet", help="Sheet of an .xlsx workbook (default the first).")]
+DecimalOption = Annotated[
+    str | None, typer.Option("--decimal", help="Decimal mark of numbers: . or , (default: , in ;-separated files).")
+]
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option("--date-format", help="Date format, strftime: %d/%m/%Y %H:%M (default: detected per column)."),
+]
 EngineOption = Annotated[
     str,
     typer.Option("--engine", help="pandas (one machine) or spark (Parquet input; pip install '.[spark]')."),
@@ -93,7 +108,7 @@ def generate(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv or .parquet).")],
+    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv, .csv.gz, .parquet or .xlsx).")],
     columns: ColumnsOption = None,
     k: Annotated[str, typer.Option("--k", help="k to sweep: a range 2-10, a number, or a list 3,5,8.")] = "2-10",
     features: Annotated[
@@ -107,12 +122,21 @@ def train(
         int | None, typer.Option("--choose", help="Register this k instead of the recommended one.")
     ] = None,
     n_init: Annotated[int, typer.Option("--n-init", min=1, help="K-means restarts per k.")] = 10,
-    home_country: Annotated[str, typer.Option("--home-country", help="Home country (ISO alpha-2).")] = "FR",
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="ISO 4217 code of the amounts (default: the home country's currency)."),
+    ] = None,
+    home_country: Annotated[
+        str, typer.Option("--home-country", help="Home country: an ISO code or a name (GB, United Kingdom).")
+    ] = "FR",
     max_bad_share: Annotated[
         float, typer.Option("--max-bad-share", min=0.0, max=1.0, help="Stop above this share of invalid rows.")
     ] = 0.05,
     max_file_mb: MaxFileOption = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    decimal: DecimalOption = None,
+    date_format: DateFormatOption = None,
     engine: EngineOption = "pandas",
     spark_master: SparkMasterOption = "local[2]",
     experiment: ExperimentOption = DEFAULT_NAME,
@@ -120,11 +144,12 @@ def train(
 ) -> None:
     """Validate, build features, sweep k, log every k to MLflow, register the recommended k as [bold]candidate[/]."""
     from workflow import tracking
-    from workflow.clustering import fit_sweep, parse_k_range, recommend_k
-    from workflow.data import KNOWN_COLUMNS, parse_column_mapping
+    from workflow.clustering import describe_set_aside, fit_sweep, parse_k_range, recommend_k
+    from workflow.data import KNOWN_COLUMNS
     from workflow.errors import DataError
     from workflow.features import select_features
     from workflow.report import build_sweep_report
+    from workflow.set_aside import fit_set_aside
 
     _check_engine(engine)
     ks = parse_k_range(k)
@@ -134,7 +159,9 @@ def train(
     requested = [name.strip() for name in features.split(",") if name.strip()] if features is not None else None
     if requested is not None:
         select_features(requested, KNOWN_COLUMNS)  # unknown or repeated names fail before reading the data
-    mapping = parse_column_mapping(columns)
+    read_options = _read_options(columns, encoding, sheet, decimal, date_format, engine)
+    home_country = _home_country(home_country)
+    currency = _currency(currency, home_country)
     tracking.configure(write=True)
     with tracking.store_errors(f"log runs to the experiment '{experiment}'"):
         reaped = tracking.reap_stale_runs(experiment)
@@ -144,7 +171,7 @@ def train(
     if engine == "pandas":
         # Reading and features show their own spinners, which cannot run inside the progress bar.
         table, as_of_text, n_rows, digest, report = _pandas_features(
-            data, ks, mapping, as_of_ts, requested, home_country.upper(), max_bad_share, max_file_mb, encoding
+            data, ks, read_options, as_of_ts, requested, home_country, max_bad_share, max_file_mb
         )
     with _progress() as progress, _deferred_interrupts():
         task = progress.add_task("fitting", total=len(ks))
@@ -153,20 +180,32 @@ def train(
 
             with _about(data):
                 trained = train_with_spark(
-                    data, ks, columns=mapping, as_of=as_of_ts, features=requested, home_country=home_country.upper(),
+                    data, ks, columns=read_options.mapping, as_of=as_of_ts, features=requested,
+                    home_country=home_country,
                     random_state=seed, n_init=n_init, max_bad_share=max_bad_share,
                     on_step=_advance(progress, task, "fitting"), master=spark_master,
                 )  # fmt: skip
             sweep, table, as_of_text, n_rows, digest, report = trained
             _print_report(report)
         else:
-            sweep = fit_sweep(table, ks, random_state=seed, n_init=n_init, on_step=_advance(progress, task, "fitting"))
+            sweep = fit_sweep(
+                table,
+                ks,
+                random_state=seed,
+                n_init=n_init,
+                set_aside=fit_set_aside(table),
+                on_step=_advance(progress, task, "fitting"),
+            )
         progress.update(task, completed=len(ks), description="fitted")
-        recommendation = recommend_k(sweep.table())
+        recommendation = recommend_k(sweep.table(), set_aside=describe_set_aside(sweep))
         # Profiles and charts before any run exists: a failure there leaves the store untouched.
         report_task = progress.add_task("profiling", total=len(ks))
         sweep_report = build_sweep_report(
-            sweep, table, recommendation.k, on_step=_advance(progress, report_task, "profiling")
+            sweep,
+            table,
+            recommendation.k,
+            currency=currency,
+            on_step=_advance(progress, report_task, "profiling"),
         )
         progress.update(report_task, completed=len(ks), description="profiled")
         log_task = progress.add_task("logging to MLflow", total=len(ks) + 1)
@@ -179,6 +218,8 @@ def train(
             report=report,
             features=table,
             k_spec=k,
+            read_options=report.read_options,
+            currency=currency,
         )
         result = tracking.log_sweep(
             sweep,
@@ -191,18 +232,24 @@ def train(
             on_step=_advance(progress, log_task, "logging"),
         )
         progress.update(log_task, completed=len(ks) + 1, description="logged")
+    _print_trained(sweep, recommendation, result, sweep_report.trial(result.k).profile, model_name)
+
+
+def _print_trained(sweep, recommendation, result, profile, model_name: str) -> None:
+    """What ``train`` ends with: the sweep, the sentence, the registered segments, the next step."""
     _print_sweep(sweep.table(), recommendation.k, result.k)
     console.print(f"[bold]Recommendation:[/] {recommendation.reason}")
-    if sweep.silhouette_sample_size < sweep.n_customers:
+    if sweep.silhouette_sample_size < sweep.n_clustered:
         console.print(f"(silhouette on a seeded sample of {sweep.silhouette_sample_size:,} customers)")
+    _print_segments(profile)
     console.print(
         f"registered [bold]{model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
         f"[bold]candidate[/]; next: [cyan]segments promote {result.version}[/]"
     )
 
 
-def _pandas_features(data, ks, mapping, as_of_ts, requested, home_country, max_bad_share, max_file_mb,
-                     encoding):  # fmt: skip
+def _pandas_features(data, ks, read_options, as_of_ts, requested, home_country, max_bad_share,
+                     max_file_mb):  # fmt: skip
     """Read, validate and build features on one machine (``train_with_spark`` does this in Spark)."""
     import pandas as pd
 
@@ -212,7 +259,7 @@ def _pandas_features(data, ks, mapping, as_of_ts, requested, home_country, max_b
 
     with err_console.status(f"reading and validating {escape(str(data))}"):
         shipments, report = read_shipments(
-            data, columns=mapping, max_bad_share=max_bad_share, max_file_mb=max_file_mb, encoding=encoding
+            data, options=read_options, max_bad_share=max_bad_share, max_file_mb=max_file_mb
         )
     with err_console.status("building customer features"), _about(data):
         table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country)
@@ -224,6 +271,44 @@ def _pandas_features(data, ks, mapping, as_of_ts, requested, home_country, max_b
         f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
     )
     return table, as_of_text, len(shipments), digest, report
+
+
+def _currency(code: str | None, home_country: str) -> str | None:
+    """``--currency`` checked (ISO 4217), else the home country's currency (None if it has none)."""
+    from babel.numbers import is_currency
+
+    from workflow.errors import DataError
+    from workflow.profiles import currency_of
+
+    if code is None:
+        return currency_of(home_country)
+    if not is_currency(code.strip().upper()):
+        raise DataError(f"--currency {code}: not an ISO 4217 currency code (e.g. EUR, GBP, USD)")
+    return code.strip().upper()
+
+
+def _home_country(text: str) -> str:
+    """``--home-country``: an ISO code (alpha-2 or alpha-3) or a name, as its alpha-2 code."""
+    from workflow.countries import country_code
+    from workflow.errors import DataError
+
+    code = country_code(text)
+    if code is None:
+        raise DataError(f"--home-country {text}: not a country code or name (e.g. FR, GBR, United Kingdom)")
+    return code
+
+
+def _read_options(columns, encoding, sheet, decimal, date_format, engine: str):
+    """The reading options of the command line; the Spark engine refuses those it does not apply."""
+    from workflow.data import ReadOptions
+    from workflow.errors import DataError
+
+    options = ReadOptions.from_cli(columns, encoding=encoding, sheet=sheet, decimal=decimal, date_format=date_format)
+    refused = [f"--{name.replace('_', '-')}" for name in ("sheet", "decimal", "encoding", "date_format")
+               if getattr(options, name)]  # fmt: skip
+    if engine == "spark" and refused:
+        raise DataError(f"{', '.join(refused)}: the Spark engine reads Parquet only; use the default engine")
+    return options
 
 
 def _check_engine(engine: str) -> None:
@@ -271,8 +356,29 @@ def _parse_date(text: str, option: str):
 def _print_report(report) -> None:
     if report.problems:
         err_console.print(f"[yellow]validation:[/] {escape(report.summary())}")
+    elif report.guest_rows:
+        err_console.print(f"validation: {escape(report.summary())}")
     else:
         err_console.print(f"validation: {report.rows_read:,} rows, all valid")
+    for note in report.notes():
+        err_console.print(f"  {escape(note)}", highlight=False)
+
+
+def _print_segments(profile) -> None:
+    """The registered segments as a marketer reads them: name, size, revenue share, description."""
+    view = Table(title="Segments", show_lines=False)
+    for header, justify in (("segment", "left"), ("customers", "right"), ("revenue", "right"), ("", "left")):
+        view.add_column(header, justify=justify)
+    for _, row in profile.iterrows():
+        revenue = f"{row['revenue_share']:.1%}" if "revenue_share" in row else ""
+        view.add_row(
+            escape(str(row["name"])),
+            f"{int(row['size']):,} ({row['share']:.1%})",
+            revenue,
+            escape(str(row["description"])),
+            style="dim" if row["kind"] == "set_aside" else None,
+        )
+    console.print(view)
 
 
 def _print_sweep(table, recommended: int, chosen: int) -> None:
@@ -376,7 +482,7 @@ def rollback(
 
 @app.command()
 def score(
-    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv or .parquet).")],
+    data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv, .csv.gz, .parquet or .xlsx).")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
     model: Annotated[
         str, typer.Option("--model", help="Alias, version, or models:/NAME@ALIAS URI.")
@@ -385,17 +491,25 @@ def score(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
     max_file_mb: MaxFileOption = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    decimal: DecimalOption = None,
+    date_format: DateFormatOption = None,
     engine: EngineOption = "pandas",
     spark_master: SparkMasterOption = "local[2]",
 ) -> None:
-    """Write one row per customer: customer_id, segment, segment_name and the model's features."""
+    """Write one row per customer: customer_id, segment, segment_name and the model's features.
+
+    The file is read with the options recorded with the model (what its training file needed);
+    options given here win.
+    """
     from workflow import tracking
-    from workflow.data import parse_column_mapping, read_shipments
+    from workflow.data import ReadOptions, read_shipments
     from workflow.errors import DataError
     from workflow.features import build_features
 
     _check_engine(engine)
+    read_options = _read_options(columns, encoding, sheet, decimal, date_format, engine)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise DataError(f"{out}: unsupported output type '{out.suffix}'; use .csv or .parquet")
     with err_console.status(f"loading {escape(model)}"):
@@ -407,7 +521,7 @@ def score(
         with err_console.status(f"scoring in Spark with version {segment_model.version}"), _about(data):
             counts = score_with_spark(
                 data, out, segment_model, master=spark_master, as_of=as_of_ts,
-                columns=parse_column_mapping(columns), lang=lang,
+                columns=read_options.mapping, lang=lang,
             )  # fmt: skip
         console.print(f"scored {int(counts.sum()):,} customers in Spark → {escape(str(out))} (a folder of part files)")
         for name, count in counts.items():
@@ -415,7 +529,10 @@ def score(
         return
     with err_console.status(f"reading {escape(str(data))}"):
         shipments, report = read_shipments(
-            data, columns=parse_column_mapping(columns), max_file_mb=max_file_mb, encoding=encoding
+            data,
+            options=read_options,
+            recorded=ReadOptions.from_dict(segment_model.read_options),
+            max_file_mb=max_file_mb,
         )
     with err_console.status(f"scoring with version {segment_model.version}"), _about(data):
         table = build_features(shipments, as_of=as_of_ts, home_country=segment_model.home_country)
@@ -453,10 +570,20 @@ def dashboard(
         str | None, typer.Option("--ui", envvar="SEGMENTS_MLFLOW_UI", help="MLflow UI address for run links.")
     ] = None,
     model_name: ModelNameOption = DEFAULT_NAME,
+    columns: ColumnsOption = None,
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    decimal: DecimalOption = None,
+    date_format: DateFormatOption = None,
 ) -> None:
-    """Serve the Panel dashboard on the registered model (read only)."""
+    """Serve the Panel dashboard on the registered model (read only).
+
+    Files are read with the options recorded with the model; the reading options given here apply
+    to --data and win over the recorded ones.
+    """
     from dashboard.app import serve
 
+    read_options = _read_options(columns, encoding, sheet, decimal, date_format, "pandas")
     # No tracking.configure() here: an unreachable store is shown in the page with the command that
     # fixes it, not as a CLI exit.
     console.print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
@@ -471,6 +598,7 @@ def dashboard(
         cookie_secret=cookie_secret,
         ui_address=ui_address,
         model_name=model_name,
+        data_options=read_options.to_json(),
     )
 
 
@@ -500,9 +628,10 @@ def demo(
     console.rule("1/4 generate")
     generate(out=out, customers=customers, months=12, seed=0)
     console.rule("2/4 train")
-    train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10,
-          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding="utf-8", engine="pandas",
-          spark_master="local[2]", experiment=DEFAULT_NAME, model_name=DEFAULT_NAME)  # fmt: skip
+    train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10, currency=None,
+          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding=None, sheet=None, decimal=None,
+          date_format=None, engine="pandas", spark_master="local[2]", experiment=DEFAULT_NAME,
+          model_name=DEFAULT_NAME)  # fmt: skip
     console.rule("3/4 promote")
     version = tracking.resolve_version("candidate")
     promote(version=version, alias="production", reason="segments demo", force=False,
@@ -514,7 +643,8 @@ def demo(
         return
     console.rule("4/4 dashboard")
     dashboard(port=port, model="production", data=None, show=False, lang=None, address="127.0.0.1",
-              basic_auth=None, cookie_secret=None, ui_address=None, model_name=DEFAULT_NAME)  # fmt: skip
+              basic_auth=None, cookie_secret=None, ui_address=None, model_name=DEFAULT_NAME, columns=None,
+              encoding=None, sheet=None, decimal=None, date_format=None)  # fmt: skip
 
 
 def run(argv: list[str] | None = None) -> int:

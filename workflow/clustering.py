@@ -38,6 +38,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from workflow.errors import DataError
 from workflow.features import COUNT_FEATURES, MONEY_FEATURES
+from workflow.set_aside import NO_SET_ASIDE, SetAsideRule
 
 #: Above this many customers the silhouette (O(n²)) is computed on a seeded sample of this size.
 SILHOUETTE_SAMPLE_SIZE = 10_000
@@ -47,7 +48,15 @@ STABILITY_FRACTION = 0.8
 STABILITY_MAX_SAMPLE = 50_000
 #: Recommendation thresholds: every segment at least this share of customers, and labels this stable.
 MIN_CLUSTER_SHARE = 0.02
-MIN_STABILITY_ARI = 0.8
+MIN_STABILITY_ARI = 0.9
+#: The fallback when no k reaches ``MIN_STABILITY_ARI``: the promotion gate's threshold.
+RELAXED_STABILITY_ARI = 0.8
+#: The number of segments a marketing team can run distinct actions for: fewer than 3 says little
+#: (k=2 splits active from lapsed), more than 8 is more than a team acts on.
+USABLE_K = (3, 8)
+#: Silhouettes this close are a tie (a tenth of one of Kaufman & Rousseeuw's 0.25-wide quality
+#: bands, and several times the ~0.001 sampling noise of a 10k-customer sample): the larger k wins.
+SILHOUETTE_TIE = 0.01
 
 METRIC_NAMES: tuple[str, ...] = (
     "silhouette",
@@ -151,6 +160,20 @@ class Sweep:
     #: The customers in the sweep's scaled space (shared by every k: the transform does not depend on k),
     #: kept so that profiles need not transform the customers again; None when not available.
     scaled: np.ndarray | None = field(default=None, repr=False)
+    #: The rule that set customers aside before K-means, and each customer's group code (0: kept).
+    set_aside: SetAsideRule = NO_SET_ASIDE
+    set_aside_codes: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_clustered(self) -> int:
+        """Customers K-means saw: all of them less those set aside."""
+        return self.n_customers - sum(self.set_aside_counts().values())
+
+    def set_aside_counts(self) -> dict[str, int]:
+        """Customers set aside per group (groups of the rule, in label order; zeros included)."""
+        codes = self.set_aside_codes if self.set_aside_codes is not None else np.zeros(0, dtype=np.int8)
+        counts = np.bincount(codes, minlength=len(self.set_aside.groups) + 1)
+        return {group: int(counts[i + 1]) for i, group in enumerate(self.set_aside.groups)}
 
     def trial(self, k: int) -> Trial:
         """The trial for ``k``; ``DataError`` if k was not part of the sweep."""
@@ -189,6 +212,7 @@ def fit_sweep(
     n_init: int = 10,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
     stability_resamples: int = STABILITY_RESAMPLES,
+    set_aside: SetAsideRule = NO_SET_ASIDE,
     on_step: ProgressCallback | None = None,
 ) -> Sweep:
     """Fit one pipeline per k and measure each.
@@ -206,6 +230,9 @@ def fit_sweep(
         The silhouette is computed on a seeded sample of this many customers when there are more.
     stability_resamples : int
         Number of subsample refits behind ``stability_ari``.
+    set_aside : SetAsideRule
+        Customers this rule sets aside (``workflow.set_aside.fit_set_aside``) take no part in the
+        transform's scaling, K-means or the metrics; their labels are ``k``, ``k + 1`` in every trial.
     on_step : callable, optional
         Called with a short description before each k (for progress bars).
 
@@ -215,13 +242,18 @@ def fit_sweep(
         Fewer distinct customers than the largest k, non-finite values, or constant features only.
     """
     ks = sorted(set(ks))
-    check_sweep_input(features, ks)
+    codes = set_aside.group_codes(features)
+    kept = np.flatnonzero(codes == 0)
+    clustered = features if len(kept) == len(features) else features.iloc[kept]
+    check_sweep_input(clustered, ks)
     base = make_pipeline(list(features.columns), ks[0], random_state=random_state, n_init=n_init)
-    prep = base[:-1].fit(features)
-    scaled = prep.transform(features)
+    prep = base[:-1].fit(clustered)
+    # Every customer in the scaled space (profiles place the set-aside too), K-means on the kept ones.
+    scaled_all = prep.transform(features)
+    scaled = scaled_all if len(kept) == len(features) else scaled_all[kept]
     rng = np.random.default_rng(random_state)
-    sample_index = silhouette_sample(len(features), silhouette_sample_size, rng)
-    subsamples = stability_subsamples(len(features), stability_resamples, rng)
+    sample_index = silhouette_sample(len(kept), silhouette_sample_size, rng)
+    subsamples = stability_subsamples(len(kept), stability_resamples, rng)
 
     trials = []
     for k in ks:
@@ -238,7 +270,8 @@ def fit_sweep(
         )
         values = silhouette_samples(scaled[sample_index], labels[sample_index])
         metrics = _metrics(scaled, labels, kmeans, values, subsamples, random_state)
-        trials.append(Trial(k=k, pipeline=pipeline, labels=labels, metrics=metrics, silhouette_values=values))
+        full = set_aside.labels(labels, codes, k)
+        trials.append(Trial(k=k, pipeline=pipeline, labels=full, metrics=metrics, silhouette_values=values))
     return Sweep(
         features=list(features.columns),
         trials=trials,
@@ -246,8 +279,10 @@ def fit_sweep(
         n_customers=len(features),
         random_state=random_state,
         n_init=n_init,
-        silhouette_labels_index=sample_index,
-        scaled=scaled,
+        silhouette_labels_index=kept[sample_index],
+        scaled=scaled_all,
+        set_aside=set_aside,
+        set_aside_codes=codes,
     )
 
 
@@ -351,56 +386,117 @@ class Recommendation:
 def recommend_k(
     table: pd.DataFrame,
     *,
+    usable_k: tuple[int, int] = USABLE_K,
     min_cluster_share: float = MIN_CLUSTER_SHARE,
     min_stability: float = MIN_STABILITY_ARI,
+    tie: float = SILHOUETTE_TIE,
+    set_aside: str = "",
 ) -> Recommendation:
-    """Pick k: the best silhouette among the k whose segments are all big enough and whose labels are stable.
+    """Pick k: stable, big-enough segments in a usable number, then the best silhouette.
 
-    Silhouette alone favours k=2 on skewed customer data and ignores whether the segments would
-    survive a re-run; a tiny segment is no use to an analyst. So k is first filtered on
-    ``min_cluster_share`` and ``stability_ari``; if none passes both, the size rule is kept and
-    stability relaxed; if still none, the plain best silhouette is taken and the sentence says so.
+    The rule is stability-based selection (Ben-Hur, Elisseeff & Guyon 2002; von Luxburg 2010,
+    "Clustering stability: an overview") with the silhouette (Rousseeuw 1987) as the quality
+    criterion among the admissible k:
+
+    1. only k in ``usable_k`` (3 to 8; every swept k when the user's ``--k`` has none in it): on
+       customer data without well-separated groups the silhouette is highest at k=2, a split
+       nobody can act on;
+    2. every segment at least ``min_cluster_share`` of the customers, and labels that a re-fit on
+       80 % subsamples reproduces (``stability_ari`` ≥ ``min_stability``);
+    3. among those, the best silhouette; silhouettes within ``tie`` of the best count as equal and
+       the larger k wins (more segments to act on at no measurable loss of quality).
+
+    ``docs/k_selection.md`` compares this rule with the knee of the inertia curve, the gap
+    statistic, prediction strength and Calinski-Harabasz on real and generated data. If no k passes
+    step 2, stability is relaxed to the promotion gate (0.8), then to none, then the size rule goes,
+    and the sentence says so.
 
     Parameters
     ----------
     table : DataFrame
         ``Sweep.table()``: indexed by k with ``silhouette``, ``stability_ari`` and ``min_cluster_share``.
+    set_aside : str
+        What was set aside before K-means (``describe_set_aside``), appended to the sentence.
     """
+    low, high = usable_k
+    in_range = pd.Series((table.index >= low) & (table.index <= high), index=table.index)
+    range_text = f"k from {low} to {high}"
+    if not in_range.any():
+        in_range[:] = True
+        range_text = "k asked for"
     big_enough = table["min_cluster_share"] >= min_cluster_share
-    stable = table["stability_ari"] >= min_stability
     size_text = f"every segment ≥ {min_cluster_share:.0%} of customers"
-    stable_text = f"stability ARI ≥ {min_stability:.2f}"
-    for mask, rule in (
-        (big_enough & stable, f"{size_text} and {stable_text}"),
-        (big_enough, f"{size_text} (no k reached {stable_text})"),
-    ):
-        if mask.any():
-            return _pick(table, mask, rule)
-    return _pick(table, pd.Series(True, index=table.index), f"no k met {size_text}; best silhouette overall")
+    steps = [
+        (
+            big_enough & (table["stability_ari"] >= min_stability),
+            f"{size_text} and stability ARI ≥ {min_stability:.2f}",
+        ),
+    ]
+    if min_stability > RELAXED_STABILITY_ARI:
+        steps.append(
+            (
+                big_enough & (table["stability_ari"] >= RELAXED_STABILITY_ARI),
+                f"{size_text} and stability ARI ≥ {RELAXED_STABILITY_ARI:.2f} (none reached {min_stability:.2f})",
+            )
+        )
+    steps += [
+        (big_enough, f"{size_text} (no k was stable)"),
+        (pd.Series(True, index=table.index), f"no k had {size_text}"),
+    ]
+    for mask, rule in steps:
+        eligible = mask & in_range
+        if eligible.any():
+            return _pick(table, eligible, f"{range_text} with {rule}", tie, set_aside)
+    raise AssertionError("unreachable: the last step admits every k in range")
 
 
-def _pick(table: pd.DataFrame, eligible: pd.Series, rule: str) -> Recommendation:
-    candidates = table.loc[eligible, "silhouette"].sort_values(ascending=False, kind="stable")
-    k = int(candidates.index[0])
+def _pick(table: pd.DataFrame, eligible: pd.Series, rule: str, tie: float, set_aside: str) -> Recommendation:
+    silhouettes = table.loc[eligible, "silhouette"]
+    best_k = int(silhouettes.idxmax())
+    tied = silhouettes[silhouettes >= silhouettes.max() - tie]
+    k = int(tied.index.max())
     row = table.loc[k]
-    reason = (
-        f"k={k}: highest silhouette ({row['silhouette']:.3f}) among the {len(candidates)} of {len(table)} k "
-        f"with {rule}; stability ARI {row['stability_ari']:.2f}, "
-        f"smallest segment {row['min_cluster_share']:.1%}"
-    )
-    if len(candidates) > 1:
-        runner_up = int(candidates.index[1])
-        reason += f"; next best k={runner_up} ({candidates.iloc[1]:.3f})"
-    rejected = [int(k_) for k_ in table.index[~eligible]]
-    if rejected:
-        reason += f"; rejected k={','.join(map(str, rejected))}"
+    admitted = ", ".join(str(int(value)) for value in silhouettes.index)
+    if k == best_k:
+        reason = f"k={k}: best silhouette ({row['silhouette']:.3f}) among the {rule} ({admitted})"
+    else:
+        reason = (
+            f"k={k}: silhouette {row['silhouette']:.3f}, within {tie:.2f} of the best (k={best_k},"
+            f" {silhouettes[best_k]:.3f}) among the {rule} ({admitted}), and more segments to act on"
+        )
+    reason += f"; stability ARI {row['stability_ari']:.2f}, smallest segment {row['min_cluster_share']:.1%}"
+    if set_aside:
+        reason += f"; {set_aside}"
     return Recommendation(k=k, reason=reason + ".")
 
 
-def assign_segments(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
-    """Segment of each customer under a fitted pipeline; checks the model's features are present."""
+def describe_set_aside(sweep: Sweep) -> str:
+    """``105 net refunders and 6 exceptional accounts set aside before K-means (2.5 % of customers)``."""
+    counts = {group: count for group, count in sweep.set_aside_counts().items() if count}
+    if not counts:
+        return ""
+    words = {
+        "net_refunders": ("net refunder", "net refunders"),
+        "outliers": ("exceptional account", "exceptional accounts"),
+    }
+    parts = [f"{count:,} {words[group][count != 1]}" for group, count in counts.items()]
+    share = sum(counts.values()) / max(sweep.n_customers, 1)
+    share_text = f"{share:.1%}" if share >= 0.001 else "under 0.1%"
+    return f"{' and '.join(parts)} set aside before K-means ({share_text} of customers)"
+
+
+def assign_segments(pipeline: Pipeline, features: pd.DataFrame, set_aside: SetAsideRule = NO_SET_ASIDE) -> np.ndarray:
+    """Segment of each customer under a fitted pipeline and its set-aside rule.
+
+    Customers the rule sets aside get ``k``, ``k + 1`` (as in the sweep); the others their nearest
+    centre. Checks the model's features are present.
+    """
     expected = list(pipeline.feature_names_in_)
     missing = [name for name in expected if name not in features.columns]
     if missing:
         raise DataError(f"the model needs feature(s) {', '.join(missing)}, which the data cannot provide")
-    return pipeline.predict(features[expected]).astype("int64")
+    labels = pipeline.predict(features[expected]).astype("int64")
+    if not set_aside.groups:
+        return labels
+    codes = set_aside.group_codes(features)
+    return set_aside.labels(labels[codes == 0], codes, pipeline.named_steps["kmeans"].n_clusters)

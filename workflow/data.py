@@ -1,27 +1,57 @@
-"""Reading and validating shipment files (DESIGN §2).
+"""Reading and validating shipment files (DESIGN §2, issue 10 "Read the files people have").
 
-``read_shipments`` is the one entry point: it reads CSV or Parquet, renames mapped columns, parses
-types strictly, validates rows with a pandera schema, drops faulty rows and returns them counted in a
-``ValidationReport``. Structural faults and too many faulty rows raise ``DataError`` with one line
-that names the file, the column and the first rows at fault.
+``read_shipments`` is the one entry point: it opens the file (``workflow.reading``: CSV plain or
+gzip in any of the usual dialects, Parquet, Excel), maps the columns, parses types strictly (dates by
+``workflow.dates``, countries by ``workflow.countries``), validates rows with a pandera schema, drops
+faulty rows and returns them counted in a ``ValidationReport``. Rows without a customer id are guest
+sales: left out and counted on their own, not as faults. Invoice lines become orders when an order
+id is mapped. Structural faults and too many faulty rows raise ``DataError`` with one line that
+names the file, the column and the first rows at fault.
+
+What was needed to read the file (the column mapping, the detected dialect and date format) comes
+back as ``ReadOptions``: recorded with the model, it lets ``score`` and the dashboard read a file of
+the same shape with no options.
 """
 
 from __future__ import annotations
 
-import csv
+import codecs
 import hashlib
-import re
-import warnings
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
-import pyarrow.parquet as pq
 
+from workflow import reading
+from workflow.countries import map_countries
+from workflow.dates import (
+    AMBIGUOUS_DATE,
+    DAY_MONTH_PATTERN,
+    ISO_DATE_PATTERN,
+    UNPARSEABLE_DATE,
+    UTC_OFFSET_PATTERN,
+    parse_dates,
+)
 from workflow.errors import DataError
+
+__all__ = [
+    "AMBIGUOUS_DATE",
+    "DAY_MONTH_PATTERN",
+    "ISO_DATE_PATTERN",
+    "UNPARSEABLE_DATE",
+    "UTC_OFFSET_PATTERN",
+    "Problem",
+    "ReadOptions",
+    "ValidationReport",
+    "check_header",
+    "data_digest",
+    "group_orders",
+    "parse_column_mapping",
+    "read_shipments",
+]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "date", "amount")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -33,38 +63,29 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "customer_type",
 )
 KNOWN_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+#: Read but not part of the contract: lines of one order are grouped into one shipment before features.
+ORDER_ID = "order_id"
+MAPPABLE_COLUMNS: tuple[str, ...] = (*KNOWN_COLUMNS, ORDER_ID)
 BOOLEAN_COLUMNS: tuple[str, ...] = ("delivered_late", "returned")
+#: Columns that may be mapped to the product of two file columns (``amount=Quantity*Price``).
+NUMBER_COLUMNS: tuple[str, ...] = ("amount", "weight_kg")
+#: Columns read as text whatever they look like (ids like 007 keep their zeros).
+ID_COLUMNS: tuple[str, ...] = ("customer_id", ORDER_ID)
 #: Above this share of faulty rows the command stops instead of dropping them.
 DEFAULT_MAX_BAD_SHARE = 0.05
 #: How many offending row numbers a report shows per rule.
 ROWS_SHOWN = 5
 #: Text columns with few distinct values, kept categorical from reading on.
 CATEGORICAL_COLUMNS = ("service", "destination_country", "customer_type")
-
-#: Rule names of the two kinds of bad dates (the report and the tests use them).
-AMBIGUOUS_DATE = "ambiguous date (day/month order unknown; write YYYY-MM-DD)"
-UNPARSEABLE_DATE = "unparseable date (expected YYYY-MM-DD)"
+#: How many values a note names (unknown countries).
+VALUES_SHOWN = 6
 
 #: Text rules shared with the Spark engine (its patterns are Java regular expressions: the same syntax here).
 #: Boolean spellings, compared after stripping and lower-casing.
 TRUE_TEXT = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_TEXT = ("false", "f", "no", "n", "0", "0.0")
-#: Year first, then month and day: the only order that cannot be misread.
-ISO_DATE_PATTERN = r"^\d{4}-\d{1,2}-\d{1,2}(?:$|[T ])"
-UTC_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}:?\d{2})$"
-#: 03/04/2026 is March or April: day/month order cannot be told apart when both are at most 12.
-DAY_MONTH_PATTERN = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}$"
-COUNTRY_PATTERN = r"^[A-Z]{2}$"
-
-_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-#: Bytes read at a time when scanning a CSV for NUL bytes.
-_CHUNK = 1 << 22
-# pandas' tokenizer errors, turned into row numbers a user can find.
-_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
-_ISO_DATE = re.compile(ISO_DATE_PATTERN)
-_UTC_OFFSET = re.compile(UTC_OFFSET_PATTERN)
-_DAY_MONTH = re.compile(DAY_MONTH_PATTERN)
+DECIMAL_MARKS = (".", ",")
+_PRODUCT = "*"
 
 
 @dataclass
@@ -86,10 +107,11 @@ class Problem:
 
 @dataclass
 class ValidationReport:
-    """What validation found; printed by the CLI and logged to MLflow as ``validation.json``.
+    """What reading and validation found; printed by the CLI and logged to MLflow as ``validation.json``.
 
     Row numbers count data rows from 1, header excluded: row 1 is the CSV's second line (blank lines
-    are skipped, and a quoted value over two lines makes one row of two lines).
+    are skipped, and a quoted value over two lines makes one row of two lines) or the sheet's second row.
+    Guest rows (no customer id) are neither kept nor dropped: they are left out and counted apart.
     """
 
     file: str
@@ -97,15 +119,31 @@ class ValidationReport:
     rows_kept: int
     max_bad_share: float
     problems: list[Problem] = field(default_factory=list)
+    #: Rows without a customer id (guest or cash sales), and their share of the file's revenue.
+    guest_rows: int = 0
+    guest_revenue_share: float | None = None
+    #: With an order id: the kept lines and the orders they make (one shipment each).
+    orders: int | None = None
+    #: Country values that name no country → rows; those rows count, with an unknown destination.
+    unknown_countries: dict[str, int] = field(default_factory=dict)
+    #: How the file was read (``';'-separated, decimal comma, cp1252, dates dd/mm/yyyy HH:MM``).
+    read_as: str = ""
+    #: ``ReadOptions.to_dict()`` of what was needed to read the file.
+    read_options: dict = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
         """Rows removed because at least one rule failed on them."""
-        return self.rows_read - self.rows_kept
+        return self.rows_read - self.guest_rows - self.rows_kept
+
+    @property
+    def guest_row_share(self) -> float:
+        """Share of the file's rows that have no customer id."""
+        return self.guest_rows / self.rows_read if self.rows_read else 0.0
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {**asdict(self), "rows_dropped": self.rows_dropped}
+        return {**asdict(self), "rows_dropped": self.rows_dropped, "guest_row_share": self.guest_row_share}
 
     def summary(self) -> str:
         """One line: counts and every broken rule."""
@@ -114,11 +152,148 @@ class ValidationReport:
             text += " — " + "; ".join(problem.describe() for problem in self.problems)
         return text
 
+    def notes(self) -> list[str]:
+        """One line each: how the file was read, guest rows, lines grouped into orders, unknown countries."""
+        lines = []
+        if self.read_as:
+            lines.append(f"read as {self.read_as}")
+        if self.guest_rows:
+            revenue = (
+                f", {_percent(self.guest_revenue_share)} of revenue" if self.guest_revenue_share is not None else ""
+            )
+            lines.append(
+                f"{self.guest_rows:,} rows ({_percent(self.guest_row_share)}) without a customer id"
+                f" (guest sales{revenue}): left out"
+            )
+        if self.orders is not None:
+            lines.append(f"{self.rows_kept:,} lines → {self.orders:,} orders (grouped by customer and order id)")
+        if self.unknown_countries:
+            rows = sum(self.unknown_countries.values())
+            shown = ", ".join(f"{value or '(empty)'} {count:,}" for value, count in self.unknown_countries.items())
+            if len(self.unknown_countries) > VALUES_SHOWN:
+                shown = ", ".join(shown.split(", ")[:VALUES_SHOWN]) + ", …"
+            lines.append(
+                f"destination_country: {rows:,} rows ({_percent(rows / self.rows_read)}) name no country ({shown}):"
+                " destination unknown, not counted as international"
+            )
+        return lines
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f} %"
+
+
+# --- options --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file: the column mapping and the dialect; ``None`` means detect.
+
+    Attributes
+    ----------
+    columns : tuple of (ours, theirs) pairs
+        ``--columns``: ``theirs`` is a file column, or ``A*B`` for a product of two (``amount`` only).
+    sep : str, optional
+        CSV separator (detected from the header when not given).
+    decimal : str, optional
+        Decimal mark of numbers written as text: ``.`` or ``,`` (a comma is accepted by default in
+        a ``;``-separated file).
+    encoding : str, optional
+        Text encoding of a CSV file (default UTF-8 with or without a byte-order mark).
+    sheet : str, optional
+        Sheet of an ``.xlsx`` workbook (default the first).
+    date_format : str, optional
+        strftime format of text dates (default ISO 8601 or a day/month order detected per column).
+    """
+
+    columns: tuple[tuple[str, str], ...] = ()
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    date_format: str | None = None
+
+    @classmethod
+    def from_cli(
+        cls,
+        columns: str | None = None,
+        *,
+        sep: str | None = None,
+        decimal: str | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        date_format: str | None = None,
+    ) -> ReadOptions:
+        """Options from the command line's text; ``DataError`` on a malformed value."""
+        pairs = tuple((ours, theirs) for theirs, ours in parse_column_mapping(columns).items())
+        return cls(pairs, sep, decimal, encoding, sheet, date_format or None).checked()
+
+    def checked(self) -> ReadOptions:
+        """``self`` when every value is usable; else ``DataError`` naming the option."""
+        if self.decimal is not None and self.decimal not in DECIMAL_MARKS:
+            raise DataError(f"--decimal {self.decimal}: expected . or ,")
+        if self.sep is not None and len(self.sep) != 1:
+            raise DataError(f"--sep {self.sep!r}: expected one character")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise DataError(f"--encoding {self.encoding}: unknown text encoding") from None
+        if self.date_format is not None and "%" not in self.date_format:
+            raise DataError(f"--date-format {self.date_format}: expected a strftime format like %d/%m/%Y %H:%M")
+        return self
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """File column (or ``A*B``) → contract name: the direction ``DataFrame.rename`` wants."""
+        return {theirs: ours for ours, theirs in self.columns}
+
+    def over(self, recorded: ReadOptions) -> ReadOptions:
+        """These options, each unset one taken from ``recorded``."""
+        values = {item.name: getattr(self, item.name) or getattr(recorded, item.name) for item in fields(self)}
+        return ReadOptions(**values)
+
+    def to_dict(self) -> dict:
+        """The options set, JSON-ready; ``columns`` as ``{ours: theirs}``."""
+        data: dict = {"columns": dict(self.columns)} if self.columns else {}
+        data.update({item.name: getattr(self, item.name) for item in fields(self)[1:] if getattr(self, item.name)})
+        return data
+
+    def to_json(self) -> str:
+        """``to_dict`` as compact JSON (a version tag, a run param)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> ReadOptions:
+        """Options from ``to_dict``'s form (unknown keys ignored: a newer writer may add some)."""
+        data = data or {}
+        names = {item.name for item in fields(cls)} - {"columns"}
+        pairs = tuple((str(ours), str(theirs)) for ours, theirs in (data.get("columns") or {}).items())
+        return cls(pairs, **{key: value for key, value in data.items() if key in names and value})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ReadOptions:
+        """Options from ``to_json``'s text (empty text: no options)."""
+        return cls.from_dict(json.loads(text) if text else {})
+
+    def describe(self) -> str:
+        """``--columns '…' --sep ';'``: the options as a command line would give them."""
+        parts = []
+        if self.columns:
+            parts.append("--columns '" + ",".join(f"{ours}={theirs}" for ours, theirs in self.columns) + "'")
+        for item in fields(self)[1:]:
+            if value := getattr(self, item.name):
+                parts.append(f"--{item.name.replace('_', '-')} {value!r}")
+        return " ".join(parts)
+
 
 def parse_column_mapping(text: str | None) -> dict[str, str]:
     """Parse ``--columns customer_id=Customer,date=OrderDate`` into ``{"Customer": "customer_id", …}``.
 
     Returns the mapping from the file's names to ours (the direction ``DataFrame.rename`` wants).
+    ``order_id=Invoice`` groups invoice lines into orders; ``amount=Quantity*Price`` multiplies two
+    columns. Names may hold spaces, accents and ``°`` (``customer_id=N° client``).
     """
     if not text:
         return {}
@@ -127,8 +302,16 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
         ours, sep, theirs = (part.strip() for part in item.partition("="))
         if not sep or not ours or not theirs:
             raise DataError(f"--columns: '{item}' is not of the form our_name=file_column")
-        if ours not in KNOWN_COLUMNS:
-            raise DataError(f"--columns: '{ours}' is not a known column; known: {', '.join(KNOWN_COLUMNS)}")
+        if ours not in MAPPABLE_COLUMNS:
+            raise DataError(f"--columns: '{ours}' is not a known column; known: {', '.join(MAPPABLE_COLUMNS)}")
+        if _PRODUCT in theirs:
+            factors = [factor.strip() for factor in theirs.split(_PRODUCT)]
+            if ours not in NUMBER_COLUMNS or len(factors) != 2 or not all(factors):
+                raise DataError(
+                    f"--columns: '{item.strip()}': only amount or weight_kg may be the product of two columns,"
+                    " e.g. amount=Quantity*Price"
+                )
+            theirs = _PRODUCT.join(factors)
         if theirs in mapping:
             raise DataError(f"--columns: file column '{theirs}' is mapped twice")
         if ours in mapping.values():
@@ -137,96 +320,35 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def read_shipments(
-    path: str | Path,
-    *,
-    columns: dict[str, str] | None = None,
-    max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
-    max_file_mb: float | None = None,
-    today: pd.Timestamp | None = None,
-    encoding: str = "utf-8",
-) -> tuple[pd.DataFrame, ValidationReport]:
-    """Read, type and validate a shipments file.
-
-    Parameters
-    ----------
-    path : path
-        CSV (comma-separated, with a header line) or Parquet file.
-    columns : dict, optional
-        File column name → contract name (see ``parse_column_mapping``).
-    max_bad_share : float
-        Above this share of faulty rows, raise instead of dropping them.
-    max_file_mb : float, optional
-        Refuse files larger than this many megabytes (10⁶ bytes) before reading them.
-    today : timestamp, optional
-        Dates after this day are faults (default: today).
-    encoding : str
-        Text encoding of a CSV file (with UTF-8, a byte-order mark is skipped).
-
-    Returns
-    -------
-    (DataFrame, ValidationReport)
-        Valid rows only, with the contract's column names and types, index reset.
-
-    Raises
-    ------
-    DataError
-        Unreadable file, missing required column, too many faulty rows, nothing left. The message
-        is one line that starts with the file's path.
-    """
-    path = Path(path)
-    raw = _read_raw(path, columns or {}, max_file_mb, encoding)
-    typed, parse_faults = _parse_types(raw)
-    faults = _validate(typed, parse_faults, today or pd.Timestamp.today().normalize())
-    bad_rows = np.zeros(len(typed), dtype=bool)
-    problems = []
-    for (column, rule), index in faults.items():
-        bad_rows[index] = True
-        rows = sorted(int(i) + 1 for i in index)
-        problems.append(Problem(column=column, rule=rule, count=len(rows), rows=rows[:ROWS_SHOWN]))
-    report = ValidationReport(
-        file=str(path),
-        rows_read=len(typed),
-        rows_kept=int((~bad_rows).sum()),
-        max_bad_share=max_bad_share,
-        problems=problems,
-    )
-    if report.rows_read == 0:
-        raise DataError(f"{path}: no data rows (the file has column names and nothing else)")
-    if report.rows_dropped / report.rows_read > max_bad_share:
-        share = report.rows_dropped / report.rows_read
-        details = "; ".join(problem.describe() for problem in problems)
-        raise DataError(f"{path}: {share:.1%} of rows are invalid (limit {max_bad_share:.0%}): {details}")
-    # Only a file with faults pays for a copy of its rows (0.2 s at 10M rows).
-    valid = typed.loc[~bad_rows].reset_index(drop=True) if bad_rows.any() else typed.reset_index(drop=True)
-    if valid.empty:
-        raise DataError(f"{path}: no valid shipment rows ({report.summary()})")
-    return valid, report
-
-
-def _read_raw(path: Path, mapping: dict[str, str], max_file_mb: float | None, encoding: str) -> pd.DataFrame:
-    """Read the file and apply the column mapping; structural checks only (nothing is typed yet)."""
-    kind = _check_file(path, max_file_mb)
-    header = _csv_header(path, encoding) if kind == "csv" else _parquet_header(path)
-    renamed = check_header(path, header, mapping)
-    wanted = [theirs for theirs, ours in zip(header, renamed, strict=True) if ours in KNOWN_COLUMNS]
-    frame = _read_csv(path, header, mapping, encoding) if kind == "csv" else _read_parquet(path, wanted)
-    return frame[wanted].rename(columns=mapping)
+def _products(header: list[str], mapping: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Contract name → the two file columns it multiplies (a mapped name that is a column is never a product)."""
+    return {
+        ours: tuple(theirs.split(_PRODUCT))
+        for theirs, ours in mapping.items()
+        if theirs not in header and _PRODUCT in theirs
+    }
 
 
 def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -> list[str]:
     """The header's names after ``--columns``; ``DataError`` for duplicate, unknown, clashing or missing names.
 
     Shared by the pandas reader and the Spark engine, so both refuse the same files with the same words.
+    A product (``amount=Quantity*Price``) adds its contract name at the end.
     """
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise DataError(f"{path}: duplicate column name(s) {', '.join(duplicated)}")
-    absent = [theirs for theirs in mapping if theirs not in header]
+    products = _products(header, mapping)
+    present = set(header)
+    absent = [
+        theirs
+        for theirs, ours in mapping.items()
+        if theirs not in present and not (ours in products and set(products[ours]) <= present)
+    ]
     if absent:
         pairs = ", ".join(f"{mapping[name]}={name}" for name in absent)
         raise DataError(f"{path}: --columns {pairs}: no such column; the file has {', '.join(header)}")
-    renamed = [mapping.get(name, name) for name in header]
+    renamed = [mapping.get(name, name) for name in header] + list(products)
     clashes = sorted({name for name in renamed if renamed.count(name) > 1})
     if clashes:
         raise DataError(
@@ -234,8 +356,6 @@ def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -
             " map only columns whose names differ from the contract's"
         )
     missing = [name for name in REQUIRED_COLUMNS if name not in renamed]
-    if missing and (hint := _delimiter_hint(header)):
-        raise DataError(f"{path}: the header is one column '{header[0]}'{hint}")
     if missing:
         raise DataError(
             f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}"
@@ -244,171 +364,267 @@ def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -
     return renamed
 
 
-def _check_file(path: Path, max_file_mb: float | None) -> str:
-    """The reader for ``path`` (``csv`` or ``parquet``) once it is known to be a readable file."""
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; give one .csv or .parquet file")
-    if not path.is_file():
-        raise DataError(f"{path}: not a regular file")
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet")
-    size = path.stat().st_size
-    if max_file_mb is not None and size > max_file_mb * 1e6:
-        raise DataError(f"{path}: {size / 1e6:.3g} MB is over the {max_file_mb:g} MB size limit")
-    if size == 0:
-        raise DataError(f"{path}: empty file")
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError as error:
-        raise DataError(f"{path}: cannot open: {error.strerror or _first_line(error)}") from None
-    return kind
+# --- reading ---------------------------------------------------------------------------------------
 
 
-def _parquet_header(path: Path) -> list[str]:
-    try:
-        return list(pq.read_schema(path).names)
-    except (ValueError, OSError, pyarrow.ArrowException) as error:
-        raise DataError(f"{path}: not a readable Parquet file: {_first_line(error)}") from None
+def read_shipments(
+    path: str | Path,
+    *,
+    options: ReadOptions | None = None,
+    recorded: ReadOptions | None = None,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+    max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
+    max_file_mb: float | None = None,
+    today: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read, type and validate a shipments file.
 
+    Parameters
+    ----------
+    path : path
+        ``.csv`` (``,`` ``;`` tab or ``|`` separated, with a header line), ``.csv.gz``, ``.parquet``
+        or ``.xlsx`` file.
+    options : ReadOptions, optional
+        Options given for this file (``--columns``, ``--sheet``, ``--decimal``, ``--encoding``,
+        ``--date-format``): they are applied as given.
+    recorded : ReadOptions, optional
+        Options recorded with a model (what its training file needed). They fill in what the file
+        cannot tell by itself: the mapping when the file has its columns, a non-UTF-8 encoding when
+        the file is not UTF-8, the sheet when the workbook has it, the decimal mark, and the date
+        format of a column whose day/month order cannot be read from its values.
+    columns : dict, optional
+        File column name → contract name (see ``parse_column_mapping``); merged into ``options``.
+    encoding : str, optional
+        Text encoding of a CSV file; merged into ``options``.
+    max_bad_share : float
+        Above this share of faulty rows (guest rows aside), raise instead of dropping them.
+    max_file_mb : float, optional
+        Refuse files larger than this many megabytes (10⁶ bytes) before reading them.
+    today : timestamp, optional
+        Dates after this day are faults (default: today).
 
-def _csv_header(path: Path, encoding: str) -> list[str]:
-    """The raw header line, split with the csv module (pandas would rename duplicates to ``a.1``)."""
-    _refuse_binary(path)
-    try:
-        with path.open(newline="", encoding=_with_bom(encoding)) as handle:
-            first = handle.readline()
-    except UnicodeDecodeError:
-        raise DataError(_decode_error(path, encoding)) from None
-    except LookupError:
-        raise DataError(f"{path}: unknown text encoding '{encoding}'") from None
-    if not first.strip():
-        raise DataError(f"{path}: the first line is blank; expected the header ({', '.join(REQUIRED_COLUMNS)}, …)")
-    return [name.strip() for name in next(csv.reader([first]))]
+    Returns
+    -------
+    (DataFrame, ValidationReport)
+        Valid rows only (one per order when an order id is mapped), with the contract's column
+        names and types, index reset.
 
-
-def _with_bom(encoding: str) -> str:
-    # pandas skips a UTF-8 byte-order mark by itself; the csv module needs the -sig codec for that.
-    return "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
-
-
-def _refuse_binary(path: Path) -> None:
-    """NUL bytes never occur in CSV text: the file is binary (a spreadsheet, a zip), UTF-16, or damaged."""
-    offset = 0
-    lines = 1
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            position = chunk.find(b"\x00")
-            if position >= 0:
-                line = lines + chunk.count(b"\n", 0, position)
-                raise DataError(
-                    f"{path}: NUL byte on line {line} (byte {offset + position}): not CSV text but a binary,"
-                    " UTF-16 or damaged file; export it as UTF-8 CSV"
-                )
-            offset += len(chunk)
-            lines += chunk.count(b"\n")
-
-
-def _decode_error(path: Path, encoding: str) -> str:
-    """Which line of ``path`` is not ``encoding`` text, for a message more useful than a byte offset."""
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode(_with_bom(encoding) if number == 1 else encoding)
-            except UnicodeDecodeError as error:
-                byte = line[error.start]
-                where = f"line {number} (row {number - 1})" if number > 1 else "line 1 (the header)"
-                hint = " (a Latin-1 or Windows-1252 export?); save it as UTF-8" if encoding.startswith("utf") else ""
-                return f"{path}: not {encoding} text: byte 0x{byte:02X} on {where}{hint}"
-    return f"{path}: not {encoding} text"
-
-
-def _delimiter_hint(header: list[str]) -> str:
-    if len(header) == 1:
-        for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if delimiter in header[0]:
-                return f": the file looks {name}-separated; segments reads comma-separated CSV"
-    return ""
-
-
-def _read_csv(path: Path, header: list[str], mapping: dict[str, str], encoding: str) -> pd.DataFrame:
-    """Every column of the CSV, the id as text; missing means an empty cell, nothing else.
-
-    Every column is read (no ``usecols``): with ``usecols`` pandas silently drops a row's extra
-    fields, and with trailing delimiters it shifts every value one column to the left.
-    ``index_col=False`` makes a row with too many fields an error instead of an index.
+    Raises
+    ------
+    DataError
+        Unreadable file, missing required column, undecidable date order, too many faulty rows,
+        nothing left. The message is one line that starts with the file's path.
     """
-    id_column = next(theirs for theirs in header if mapping.get(theirs, theirs) == "customer_id")
-    # Low-cardinality text as categorical: a few distinct values to clean instead of millions of cells.
-    categorical = {theirs: "category" for theirs in header if mapping.get(theirs, theirs) in CATEGORICAL_COLUMNS}
+    path = Path(path)
+    given = options or ReadOptions()
+    if columns:
+        given = replace(given, columns=given.columns + tuple((ours, theirs) for theirs, ours in columns.items()))
+    if encoding:
+        given = replace(given, encoding=encoding)
+    raw, used = _read_raw(path, given.checked(), recorded or ReadOptions(), max_file_mb)
     try:
-        with warnings.catch_warnings():
-            # Text among numbers in a large file gives a column of mixed types, which _parse_types
-            # converts value by value anyway; pandas' advice (dtype or low_memory) does not apply.
-            warnings.simplefilter("ignore", category=pd.errors.DtypeWarning)
-            frame = pd.read_csv(
-                path,
-                sep=",",
-                index_col=False,
-                dtype={id_column: "str", **categorical},
-                # Ids like NA or NULL are data; only an empty cell is missing. NaN and inf in a
-                # number column stay text here and become faults in _parse_types.
-                keep_default_na=False,
-                na_values=[""],
-                encoding=encoding,
-            )
-    except UnicodeDecodeError:
-        raise DataError(_decode_error(path, encoding)) from None
-    except pd.errors.ParserError as error:
-        raise DataError(f"{path}: {_parser_error(error)}") from None
-    except (ValueError, OSError) as error:
-        raise DataError(f"{path}: cannot read as CSV: {_first_line(error)}") from None
-    if len(frame.columns) != len(header):
-        raise DataError(f"{path}: cannot read the header line ({len(header)} names, {len(frame.columns)} columns)")
-    frame.columns = header
-    return frame
+        typed, parse_faults, parsed = _parse_types(raw, used, recorded or ReadOptions())
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    guests = _guests(typed["customer_id"])
+    faults = _validate(typed, parse_faults, today or pd.Timestamp.today().normalize())
+    bad_rows = np.zeros(len(typed), dtype=bool)
+    problems = []
+    guest_index = np.flatnonzero(guests)
+    for (column, rule), found in faults.items():
+        # A guest row is left out whatever else is wrong with it: its faults are not the customers'.
+        index = np.setdiff1d(found, guest_index, assume_unique=True) if len(guest_index) else found
+        if not len(index):
+            continue
+        bad_rows[index] = True
+        rows = sorted(int(i) + 1 for i in index)
+        problems.append(Problem(column=column, rule=rule, count=len(rows), rows=rows[:ROWS_SHOWN]))
+    kept = ~bad_rows & ~guests
+    report = ValidationReport(
+        file=str(path),
+        rows_read=len(typed),
+        rows_kept=int(kept.sum()),
+        max_bad_share=max_bad_share,
+        problems=problems,
+        guest_rows=int(guests.sum()),
+        guest_revenue_share=_revenue_share(typed["amount"], guests) if guests.any() else None,
+        unknown_countries=parsed["unknown_countries"],
+        read_as=_read_as(used, parsed),
+        read_options=_needed(used, parsed).to_dict(),
+    )
+    _check_counts(path, report)
+    # Only a file with faults or guests pays for a copy of its rows (0.2 s at 10M rows).
+    valid = typed.loc[kept].reset_index(drop=True) if not kept.all() else typed.reset_index(drop=True)
+    if ORDER_ID in valid:
+        valid = group_orders(valid)
+        report.orders = len(valid)
+    return valid, report
 
 
-def _parser_error(error: Exception) -> str:
-    text = _first_line(error)
-    if match := _FIELDS.search(text):
-        expected, line, saw = (int(group) for group in match.groups())
-        return (
-            f"row {line - 1} (line {line}) has {saw} fields but the header has {expected};"
-            " a value with a comma must be quoted"
+@dataclass(frozen=True)
+class _Used:
+    """How the file was actually opened: the options in force, the date column's name, the CSV dialect or sheet read."""
+
+    options: ReadOptions
+    date_column: str
+    dialect: reading.CsvDialect | None = None
+    sheet: str | None = None
+
+
+def _read_raw(
+    path: Path, options: ReadOptions, recorded: ReadOptions, max_file_mb: float | None
+) -> tuple[pd.DataFrame, _Used]:
+    """Open the file and apply the column mapping; structural checks only (nothing is typed yet).
+
+    Returns the mapped columns (a product's two factors as ``amount*0`` and ``amount*1``) and how
+    the file was opened.
+    """
+    kind = reading.file_kind(path, max_file_mb)
+    dialect = sheet = None
+    frame = None
+    if kind in {"csv", "csv.gz"}:
+        header, dialect = reading.csv_header(
+            path, kind, sep=options.sep, encoding=options.encoding, fallback_encoding=recorded.encoding
         )
-    if match := _OPEN_QUOTE.search(text):
-        row = int(match.group(1))
-        return f"a quote opened in row {row} (line {row + 1}) is never closed"
-    return f"cannot read as CSV: {text}"
+    elif kind == "xlsx":
+        header, frame, sheet = reading.read_xlsx(
+            path,
+            sheet=options.sheet,
+            preferred_sheet=recorded.sheet,
+            text_columns=[
+                *(theirs for theirs, ours in (options.mapping or recorded.mapping).items() if ours in ID_COLUMNS),
+                *ID_COLUMNS,
+            ],
+        )
+    else:
+        header = reading.parquet_header(path)
+    options = _with_mapping(path, header, options, recorded)
+    if sheet is not None and sheet == recorded.sheet:
+        options = replace(options, sheet=sheet)  # the recorded sheet was read: a file of this shape needs it
+    mapping = options.mapping
+    renamed = check_header(path, header, mapping)
+    products = _products(header, mapping)
+    wanted = [theirs for theirs, ours in zip(header, renamed, strict=False) if ours in MAPPABLE_COLUMNS]
+    factors = [factor for pair in products.values() for factor in pair]
+    needed = list(dict.fromkeys(wanted + factors))
+    if kind in {"csv", "csv.gz"}:
+        ids = [name for name in header if mapping.get(name, name) in ID_COLUMNS]
+        categorical = [name for name in header if mapping.get(name, name) in CATEGORICAL_COLUMNS]
+        frame, dialect = reading.read_csv(
+            path,
+            kind,
+            header,
+            dialect,
+            text_columns=ids,
+            categorical_columns=categorical,
+            fallback_encoding=recorded.encoding if options.encoding is None else None,
+        )
+    elif kind == "parquet":
+        frame = reading.read_parquet(path, needed)
+    date_column = next(theirs for theirs in header if mapping.get(theirs, theirs) == "date")
+    used = _Used(options, date_column, dialect, sheet)
+    if not products:
+        return frame[wanted].rename(columns=mapping), used
+    parts = {mapping.get(theirs, theirs): frame[theirs] for theirs in wanted}
+    for ours, pair in products.items():
+        parts.update({f"{ours}{_PRODUCT}{i}": frame[factor] for i, factor in enumerate(pair)})
+    return pd.DataFrame(parts, index=frame.index), used
 
 
-def _read_parquet(path: Path, wanted: list[str]) -> pd.DataFrame:
-    # Ids are not read dictionary-encoded: each row group has its own dictionary and unifying them
-    # costs more CPU than hashing the ids once in build_features (measured at 10M rows).
-    schema = pq.read_schema(path)
-    nested = [
-        f"{name} ({schema.field(name).type})" for name in wanted if pyarrow.types.is_nested(schema.field(name).type)
-    ]
-    if nested:
-        # Lists and structs are no values of the contract; pandas would pass them on as Python objects.
-        raise DataError(f"{path}: nested Parquet column(s) {', '.join(nested)}; expected one value per cell")
-    try:
-        return pd.read_parquet(path, columns=wanted)
-    except (ValueError, OSError, pyarrow.ArrowException) as error:
-        raise DataError(f"{path}: cannot read as Parquet: {_first_line(error)}") from None
+def _with_mapping(path: Path, header: list[str], options: ReadOptions, recorded: ReadOptions) -> ReadOptions:
+    """``options`` with the recorded mapping when none was given and the file has every column it names.
+
+    A file with the contract's own names (or another shape) is read without it; when required
+    columns are then missing, the message names the recorded mapping.
+    """
+    if options.columns or not recorded.columns:
+        return options
+    present = set(header)
+    sources = {part for _, theirs in recorded.columns for part in (theirs, *theirs.split(_PRODUCT))}
+    if all(theirs in present or set(theirs.split(_PRODUCT)) <= present for _, theirs in recorded.columns):
+        return replace(options, columns=recorded.columns)
+    missing = [name for name in REQUIRED_COLUMNS if name not in present]
+    if missing:
+        absent = sorted(sources - present - {theirs for _, theirs in recorded.columns if _PRODUCT in theirs})
+        raise DataError(
+            f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}; the model"
+            f" was trained with {ReadOptions(columns=recorded.columns).describe()}, but the file has no"
+            f" {', '.join(absent)} (give --columns)"
+        )
+    return options
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def _guests(ids: pd.Series) -> np.ndarray:
+    """Rows with no customer id (empty, or only spaces: the id is stripped already)."""
+    return (ids.isna() | (ids == "")).to_numpy(dtype=bool, na_value=True)
 
 
-def _parse_types(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
-    """Convert each column to its contract type; values that do not convert become faults."""
+def _revenue_share(amount: pd.Series, guests: np.ndarray) -> float | None:
+    """The guests' share of the file's revenue (finite amounts; refunds count negative)."""
+    values = amount.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(values)
+    total = values[finite].sum()
+    return float(values[finite & guests].sum() / total) if total else None
+
+
+def _check_counts(path: Path, report: ValidationReport) -> None:
+    if report.rows_read == 0:
+        raise DataError(f"{path}: no data rows (the file has column names and nothing else)")
+    customers_rows = report.rows_read - report.guest_rows
+    if customers_rows == 0:
+        raise DataError(f"{path}: no row has a customer id ({report.guest_rows} guest rows left out)")
+    if report.rows_dropped / customers_rows > report.max_bad_share:
+        share = report.rows_dropped / customers_rows
+        details = "; ".join(problem.describe() for problem in report.problems)
+        limit = report.max_bad_share
+        raise DataError(f"{path}: {share:.1%} of rows are invalid (limit {limit:.0%}): {details}")
+    if report.rows_kept == 0:
+        raise DataError(f"{path}: no valid shipment rows ({report.summary()})")
+
+
+def _read_as(used: _Used, parsed: dict) -> str:
+    """``';'-separated, decimal comma, cp1252, dates dd/mm/yyyy HH:MM``; empty for a plain file."""
+    parts = []
+    if used.dialect is not None and used.dialect.sep != ",":
+        parts.append("tab-separated" if used.dialect.sep == "\t" else f"'{used.dialect.sep}'-separated")
+    if used.sheet is not None:
+        parts.append(f"sheet '{used.sheet}'")
+    if parsed["decimal_comma"]:
+        parts.append("decimal comma")
+    if used.dialect is not None and used.dialect.encoding:
+        parts.append(used.dialect.encoding)
+    if parsed["date_format"]:
+        parts.append(f"dates {parsed['described']}")
+    return ", ".join(parts)
+
+
+def _needed(used: _Used, parsed: dict) -> ReadOptions:
+    """What a file of the same shape needs: the mapping, and the dialect and date format read."""
+    dialect = used.dialect
+    return ReadOptions(
+        columns=used.options.columns,
+        sep=dialect.sep if dialect is not None and dialect.sep != "," else None,
+        decimal="," if parsed["decimal_comma"] else None,
+        encoding=dialect.encoding if dialect is not None else None,
+        sheet=used.options.sheet,
+        date_format=parsed["date_format"] or None,
+    )
+
+
+# --- typing ------------------------------------------------------------------------------------------
+
+
+def _parse_types(
+    raw: pd.DataFrame, used: _Used | None = None, recorded: ReadOptions | None = None
+) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray], dict]:
+    """Convert each column to its contract type; values that do not convert become faults.
+
+    Returns the typed frame, the faults, and what parsing learned (date format, decimal comma,
+    unknown countries).
+    """
+    options = used.options if used is not None else ReadOptions()
+    recorded = recorded or ReadOptions()
     frame = pd.DataFrame(index=raw.index)
     faults: dict[tuple[str, str], np.ndarray] = {}
 
@@ -417,23 +633,54 @@ def _parse_types(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, str],
             faults[(column, rule)] = np.flatnonzero(mask)
 
     frame["customer_id"] = _clean_text(raw["customer_id"])
-    frame["date"], unparseable, ambiguous = _parse_dates(raw["date"])
-    fault("date", AMBIGUOUS_DATE, ambiguous)
-    fault("date", UNPARSEABLE_DATE, unparseable)
-    for column in ("amount", "weight_kg"):
-        if column in raw:
-            numbers, not_number = _parse_numbers(raw[column])
-            fault(column, "not a number", not_number)
-            frame[column] = numbers
-    for column in CATEGORICAL_COLUMNS:
-        if column in raw:
-            frame[column] = _clean_text(raw[column], upper=column == "destination_country")
+    dates = parse_dates(
+        raw["date"],
+        column=used.date_column if used is not None else "date",
+        date_format=options.date_format,
+        hint=recorded.date_format,
+    )
+    frame["date"] = dates.dates
+    for rule, mask in dates.faults.items():
+        fault("date", rule, mask)
+    decimal = options.decimal or recorded.decimal
+    # A decimal comma is the norm where ';' separates fields (French and German spreadsheets).
+    comma = decimal == "," or (decimal is None and used is not None and used.dialect is not None
+                               and used.dialect.sep == ";")  # fmt: skip
+    comma_read = False
+    for column in NUMBER_COLUMNS:
+        factors = [name for name in (f"{column}{_PRODUCT}0", f"{column}{_PRODUCT}1") if name in raw]
+        sources = [raw[name] for name in factors] or ([raw[column]] if column in raw else [])
+        if not sources:
+            continue
+        numbers = None
+        not_number = np.zeros(len(raw), dtype=bool)
+        for source in sources:
+            values, bad, with_comma = _parse_numbers(source, decimal_comma=comma)
+            numbers = values if numbers is None else numbers * values
+            not_number |= bad
+            comma_read |= with_comma
+        fault(column, "not a number", not_number)
+        frame[column] = numbers
+    unknown: dict[str, int] = {}
+    for column in CATEGORICAL_COLUMNS:  # in the contract's order: the digest hashes the columns in order
+        if column == "destination_country" and column in raw:
+            frame[column], unknown = map_countries(raw[column])
+        elif column in raw:
+            frame[column] = _clean_text(raw[column])
     for column in BOOLEAN_COLUMNS:
         if column in raw:
             frame[column], not_boolean, missing = _parse_booleans(raw[column])
             fault(column, "not a boolean (true/false, 1/0, yes/no)", not_boolean)
             fault(column, "missing value", missing)
-    return frame, faults
+    if ORDER_ID in raw:
+        frame[ORDER_ID] = _clean_text(raw[ORDER_ID])
+    learned = {
+        "date_format": dates.date_format,
+        "described": dates.described,
+        "decimal_comma": comma_read or decimal == ",",
+        "unknown_countries": unknown,
+    }
+    return frame, faults, learned
 
 
 def _clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
@@ -453,61 +700,44 @@ def _clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
         codes = values.cat.codes.to_numpy()
         merged = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
         return pd.Series(pd.Categorical.from_codes(merged, categories=categories), index=values.index)
-    text = values.astype("str").str.strip()
+    if pd.api.types.is_float_dtype(values):
+        # A spreadsheet's number cell (13085.0) names the id 13085.
+        whole = values.notna() & (values == values.round()) & (values.abs() < 2**53)
+        text = values.astype("str").where(~whole, values.where(whole).astype("Int64").astype("str"))
+    else:
+        text = values.astype("str")
+    text = text.str.strip()
     missing = values.isna().to_numpy()
     if missing.any():  # astype("str") turns a missing value of an object column into "nan"
         text = text.where(~missing)
     return text.str.upper() if upper else text
 
 
-def _parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Float64 values; text that is not a number (``twelve``, ``12,5``, ``NaN``) is a fault, not missing."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype("float64"), np.zeros(len(values), dtype=bool)
-    if pd.api.types.is_float_dtype(values):
-        return values.astype("float64"), np.zeros(len(values), dtype=bool)
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    if pd.api.types.is_numeric_dtype(values):
-        # A NaN in a float column is a missing value (the schema reports it), not text.
-        return numbers, np.zeros(len(values), dtype=bool)
-    return numbers, (numbers.isna() & values.notna()).to_numpy()
+def _parse_numbers(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray, bool]:
+    """Float64 values; text that is not a number (``twelve``, ``NaN``) is a fault, not missing.
 
-
-def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Strict ISO 8601 (year first) parsing: anything else is a fault, never silently NaT.
-
-    Times with a UTC offset keep their local wall time: a parcel shipped at 00:30+02:00 on 5 May
-    was shipped on 5 May, whatever the time in UTC.
+    With ``decimal_comma``, ``12,50`` is 12.5 (a value with both a comma and a dot is not a number:
+    thousands separators are not guessed). Returns the numbers, the faults, and whether a comma was read.
     """
     no_fault = np.zeros(len(values), dtype=bool)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        return dates.astype("datetime64[ns]"), no_fault, no_fault
-    present = values.notna().to_numpy()
-    text = values.astype("str").str.strip().where(values.notna())
-    # pandas' ISO 8601 parser also takes "2026" and "2026-03" (as the 1st): require a full date.
-    full = text.str.match(_ISO_DATE).fillna(value=False).to_numpy(dtype=bool)
-    candidates = text.where(full)
-    try:
-        dates = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
-    except ValueError:
-        # Mixed UTC offsets (or offsets and naive times): drop the offsets to keep the wall time.
-        dates = pd.to_datetime(candidates.str.replace(_UTC_OFFSET, "", regex=True), format="ISO8601", errors="coerce")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    failed = dates.isna().to_numpy() & present
-    ambiguous = np.zeros(len(values), dtype=bool)
-    if failed.any():
-        ambiguous[failed] = _ambiguous(text[failed])
-    return dates.astype("datetime64[ns]"), failed & ~ambiguous, ambiguous
-
-
-def _ambiguous(text: pd.Series) -> np.ndarray:
-    """``03/04/2026``: day and month both ≤ 12, so the order cannot be told (``31/12/2026`` can)."""
-    parts = text.str.extract(_DAY_MONTH)
-    first = pd.to_numeric(parts[0], errors="coerce")
-    second = pd.to_numeric(parts[1], errors="coerce")
-    return ((first <= 12) & (second <= 12)).to_numpy(dtype=bool, na_value=False)
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values):
+        return values.astype("float64"), no_fault, False
+    if pd.api.types.is_numeric_dtype(values):
+        # A NaN in a float column is a missing value (the schema reports it), not text.
+        return pd.to_numeric(values, errors="coerce").astype("float64"), no_fault, False
+    # Once per distinct text: prices and quantities repeat.
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="str").str.strip()
+    comma = np.zeros(len(text), dtype=bool)
+    if decimal_comma:
+        comma = (text.str.contains(",", regex=False) & ~text.str.contains(".", regex=False)).to_numpy(dtype=bool)
+        text = text.where(~comma, text.str.replace(",", ".", regex=False))
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+    present = codes >= 0
+    parsed = np.where(present, numbers[np.where(present, codes, 0)], np.nan)
+    not_number = present & np.isnan(parsed)
+    with_comma = bool((comma & ~np.isnan(numbers)).any())
+    return pd.Series(parsed, index=values.index, dtype="float64"), not_number, with_comma
 
 
 def _parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
@@ -523,14 +753,18 @@ def _parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarra
     return pd.Series(truthy, index=values.index), ~(truthy | falsy | missing), missing
 
 
+# --- validation --------------------------------------------------------------------------------------
+
+
 def _schema(today: pd.Timestamp) -> pa.DataFrameSchema:
-    """Row rules of DESIGN §2 on typed columns; optional columns are checked only when present."""
+    """Row rules of DESIGN §2 on typed columns; optional columns are checked only when present.
+
+    A missing customer id is no fault (a guest sale, counted apart) and neither is an unknown
+    country (the row counts, its destination is unknown).
+    """
     finite = pa.Check(np.isfinite, name="not a finite number")
     return pa.DataFrameSchema(
         {
-            "customer_id": pa.Column(
-                nullable=False, checks=pa.Check(lambda s: s.str.len() > 0, name="empty customer id")
-            ),
             "date": pa.Column(
                 nullable=False,
                 checks=pa.Check(lambda s: s < today + pd.Timedelta(days=1), name=f"date after today ({today.date()})"),
@@ -541,11 +775,7 @@ def _schema(today: pd.Timestamp) -> pa.DataFrameSchema:
                 required=False,
                 checks=[finite, pa.Check(lambda s: s >= 0, name="negative weight")],
             ),
-            "destination_country": pa.Column(
-                nullable=False,
-                required=False,
-                checks=pa.Check(lambda s: s.str.match(COUNTRY_PATTERN), name="not an ISO-3166 alpha-2 code"),
-            ),
+            ORDER_ID: pa.Column(nullable=False, required=False),
         },
         coerce=False,
     )
@@ -574,6 +804,36 @@ def _validate(
             if len(index):
                 faults[(str(column), rule)] = index
     return faults
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+
+def group_orders(lines: pd.DataFrame) -> pd.DataFrame:
+    """One shipment per (customer, order): the lines of an invoice make one order, so ``frequency`` counts orders.
+
+    The date is the order's first (earliest) line's, amounts and weights add up, a flag holds if it
+    holds for any line, and text columns (service, country, type) are the first line's. A
+    cancellation invoice (``C489449``) is an order of its own, with a negative amount (a refund).
+
+    Parameters
+    ----------
+    lines : DataFrame
+        Validated lines with ``order_id``.
+
+    Returns
+    -------
+    DataFrame
+        The contract's columns without ``order_id``, orders in the order of their first line by date.
+    """
+    ordered = lines.sort_values("date", kind="stable")
+    how = {"date": "first", "amount": "sum"}
+    how |= {column: "sum" for column in ("weight_kg",) if column in lines}
+    how |= {column: "any" for column in BOOLEAN_COLUMNS if column in lines}
+    how |= {column: "first" for column in CATEGORICAL_COLUMNS if column in lines}
+    grouped = ordered.groupby(["customer_id", ORDER_ID], sort=False, observed=True).agg(how)
+    orders = grouped.reset_index().drop(columns=ORDER_ID)
+    return orders[[name for name in KNOWN_COLUMNS if name in orders]]
 
 
 def data_digest(shipments: pd.DataFrame) -> str:

@@ -39,6 +39,9 @@ COUNT_FEATURES: frozenset[str] = frozenset({"recency_days", "frequency", "tenure
 #: Money: heavy tails on both sides (net refunds are negative), so the model applies asinh, the signed log.
 MONEY_FEATURES: frozenset[str] = frozenset({"monetary", "avg_amount"})
 SKEWED_FEATURES: frozenset[str] = COUNT_FEATURES | MONEY_FEATURES
+#: Features that only exist when the data has shipment columns (service, weight): names then speak of
+#: shippers and shipments rather than customers and orders.
+SHIPMENT_FEATURES: frozenset[str] = frozenset({"avg_weight_kg", "express_share", "relay_share"})
 #: Features that are shares in [0, 1]: kept linear.
 SHARE_FEATURES: frozenset[str] = frozenset(ALL_FEATURES) - SKEWED_FEATURES
 
@@ -206,7 +209,9 @@ def _aggregate(
         columns["express_share"] = share(service.isin(express_services).to_numpy())
         columns["relay_share"] = share((service == RELAY_SERVICE).to_numpy())
     if "international_share" in names:
-        columns["international_share"] = share((shipments["destination_country"] != home_country).to_numpy())
+        # An unknown destination (a value that names no country, see workflow.countries) is not abroad.
+        country = shipments["destination_country"]
+        columns["international_share"] = share((country.notna() & (country != home_country)).to_numpy())
     if "late_rate" in names:
         columns["late_rate"] = share(shipments["delivered_late"].to_numpy(dtype="bool"))
     if "return_rate" in names:

@@ -12,6 +12,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from workflow.clustering import assign_segments
+from workflow.features import SHIPMENT_FEATURES
+from workflow.set_aside import NO_SET_ASIDE, SetAsideRule
 
 
 @dataclass
@@ -33,7 +35,14 @@ class SegmentModel:
     data_path: str = ""
     as_of: str = ""
     home_country: str = "FR"
+    #: What was needed to read the training file (``workflow.data.ReadOptions.to_dict``).
+    read_options: dict = field(default_factory=dict)
     profile: pd.DataFrame | None = None
+    #: ISO 4217 code of the amounts (the home country's unless ``train --currency`` said otherwise);
+    #: empty when unknown.
+    currency: str = ""
+    #: Who is set aside before K-means (net refunders, exceptional accounts): labels k, k + 1, ….
+    set_aside: SetAsideRule = NO_SET_ASIDE
 
     @property
     def features(self) -> list[str]:
@@ -42,8 +51,18 @@ class SegmentModel:
 
     @property
     def k(self) -> int:
-        """Number of segments."""
+        """Number of K-means segments (the set-aside groups not counted)."""
         return int(self.pipeline.named_steps["kmeans"].n_clusters)
+
+    @property
+    def shipment_data(self) -> bool:
+        """Whether the model was trained on shipments (service or weight columns) rather than orders."""
+        return bool(SHIPMENT_FEATURES & set(self.features))
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels a customer can get: the K-means segments, then the set-aside groups."""
+        return self.k + len(self.set_aside.groups)
 
     def names(self, lang: str = "en") -> dict[int, str]:
         """Segment names in ``lang`` (``en`` or ``fr``), falling back to English."""
@@ -51,12 +70,19 @@ class SegmentModel:
             return self.segment_names_fr
         return self.segment_names
 
+    def descriptions(self, lang: str = "en") -> dict[int, str]:
+        """Each segment's one-sentence description in ``lang`` from the profile (empty before they existed)."""
+        column = "description_fr" if lang == "fr" else "description"
+        if self.profile is None or column not in self.profile:
+            return {}
+        return {int(segment): text for segment, text in self.profile[column].items() if isinstance(text, str)}
+
     def score(self, features: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
         """One row per customer: ``segment``, ``segment_name`` and the model's features.
 
         Raises ``DataError`` when the data lacks a feature the model needs.
         """
-        labels = assign_segments(self.pipeline, features)
+        labels = assign_segments(self.pipeline, features, self.set_aside)
         names = self.names(lang)
         scored = pd.DataFrame(
             {

@@ -7,49 +7,14 @@ customer: the same yardstick K-means used, and robust to the heavy tails of raw 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from workflow.clustering import scaled_space
-
-#: |z| above which a trait is distinctive enough to name a segment after it.
-TRAIT_Z = 0.8
-#: Activity levels: recency above this z is "dormant"; frequency above/below these is high/low.
-DORMANT_Z = 1.0
-HIGH_VOLUME_Z = 1.0
-OCCASIONAL_Z = -0.7
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """One word group of a segment name, in each interface language."""
-
-    en: str
-    fr: str
-
-
-ACTIVITY = {
-    "dormant": Phrase("Dormant", "dormants"),
-    "high_volume": Phrase("High-volume", "à gros volume"),
-    "occasional": Phrase("Occasional", "occasionnels"),
-    "regular": Phrase("Regular", "réguliers"),
-}
-#: (feature, sign) → phrase: the traits a name may mention, checked on the segment's z-scores.
-TRAITS: dict[tuple[str, int], Phrase] = {
-    ("express_share", 1): Phrase("express", "express"),
-    ("relay_share", 1): Phrase("relay-point", "en point relais"),
-    ("international_share", 1): Phrase("international", "à l'international"),
-    ("avg_weight_kg", 1): Phrase("heavy-parcel", "de colis lourds"),
-    ("avg_weight_kg", -1): Phrase("light-parcel", "de colis légers"),
-    ("return_rate", 1): Phrase("high-return", "à fort taux de retour"),
-    ("late_rate", 1): Phrase("often-late", "souvent livrés en retard"),
-    ("avg_amount", 1): Phrase("high-value", "à forte valeur"),
-    ("avg_amount", -1): Phrase("low-value", "à faible valeur"),
-}
-NOUN = Phrase("shippers", "Expéditeurs")
+from workflow.features import SHIPMENT_FEATURES
+from workflow.naming import describe_segments
+from workflow.set_aside import NO_SET_ASIDE, SetAsideRule
 
 
 def segment_sizes(labels: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -58,9 +23,15 @@ def segment_sizes(labels: np.ndarray, n_clusters: int) -> np.ndarray:
 
 
 def build_profile(
-    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, *, scaled: np.ndarray | None = None
+    pipeline: Pipeline,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    scaled: np.ndarray | None = None,
+    set_aside: SetAsideRule = NO_SET_ASIDE,
+    currency: str | None = None,
 ) -> pd.DataFrame:
-    """One row per segment: size, share, revenue, shipments, means in real units, z-scores, names.
+    """One row per segment and set-aside group: size, revenue, means and medians, z-scores, names.
 
     Parameters
     ----------
@@ -69,40 +40,87 @@ def build_profile(
     features : DataFrame
         The customers' features (real units) the model was fitted or applied on.
     labels : ndarray of int
-        Segment of each customer (row order of ``features``).
+        Segment of each customer (row order of ``features``): K-means segments ``0..k-1``, then
+        one label per group of ``set_aside`` (``assign_segments``).
     scaled : ndarray, optional
         ``scaled_space(pipeline, features)`` when the caller has it already (a sweep computes it once
         for every k); computed here otherwise.
+    set_aside : SetAsideRule
+        The rule that set customers aside before K-means: its groups get rows of kind ``set_aside``.
+    currency : str, optional
+        ISO 4217 code of the amounts, for the descriptions (none: plain numbers).
 
     Returns
     -------
     DataFrame
-        Indexed by ``segment``; columns ``name``, ``name_fr``, ``size``, ``share``, ``revenue``,
-        ``revenue_share``, ``shipments``, ``mean_<feature>`` and ``z_<feature>``.
+        Indexed by ``segment``; columns ``name``, ``name_fr``, ``description``, ``description_fr``,
+        ``kind`` (``segment`` or ``set_aside``), ``rule`` (the set-aside group, or empty), ``size``,
+        ``share``, ``revenue``, ``revenue_share``, ``shipments``, ``mean_<feature>``,
+        ``median_<feature>`` and ``z_<feature>``.
     """
     k = pipeline.named_steps["kmeans"].n_clusters
+    n_labels = k + len(set_aside.groups)
     names = list(pipeline.feature_names_in_)
-    sizes = segment_sizes(labels, k)
-    profile = pd.DataFrame(index=pd.RangeIndex(k, name="segment"))
+    sizes = segment_sizes(labels, n_labels)
+    profile = pd.DataFrame(index=pd.RangeIndex(n_labels, name="segment"))
+    profile["kind"] = ["segment"] * k + ["set_aside"] * len(set_aside.groups)
+    profile["rule"] = [""] * k + list(set_aside.groups)
     profile["size"] = sizes
     profile["share"] = sizes / max(len(labels), 1)
     if "monetary" in features:
-        revenue = np.bincount(labels, weights=features["monetary"].to_numpy(dtype="float64"), minlength=k)
+        revenue = np.bincount(labels, weights=features["monetary"].to_numpy(dtype="float64"), minlength=n_labels)
         total = revenue.sum()
         profile["revenue"] = revenue
         profile["revenue_share"] = revenue / total if total else np.nan
     if "frequency" in features:
-        profile["shipments"] = np.bincount(labels, weights=features["frequency"].to_numpy(), minlength=k)
-    means = segment_means(features[names].to_numpy(dtype="float64"), labels, k)
+        profile["shipments"] = np.bincount(labels, weights=features["frequency"].to_numpy(), minlength=n_labels)
+    values = features[names].to_numpy(dtype="float64")
+    means = segment_means(values, labels, n_labels)
+    medians = segment_medians(values, labels, n_labels)
     for column, name in enumerate(names):
         profile[f"mean_{name}"] = means[:, column]
-    z = segment_z_scores(pipeline, features, labels, scaled=scaled)
+    for column, name in enumerate(names):
+        profile[f"median_{name}"] = medians[:, column]
+    z = segment_z_scores(pipeline, features, labels, scaled=scaled, n_labels=n_labels)
     for name in names:
         profile[f"z_{name}"] = z[name].to_numpy()
-    english, french = name_segments(z)
-    profile.insert(0, "name_fr", french)
-    profile.insert(0, "name", english)
+    overall = pd.Series(
+        {
+            **{f"mean_{name}": float(values[:, j].mean()) for j, name in enumerate(names)},
+            **{f"median_{name}": float(np.median(values[:, j])) for j, name in enumerate(names)},
+        }
+    )
+    period = _period_days(features)
+    texts = describe_segments(
+        profile, overall, shipment_data=bool(SHIPMENT_FEATURES & set(names)), currency=currency, period_days=period
+    )
+    for column in ("description_fr", "description", "name_fr", "name"):
+        profile.insert(0, column, texts[column].to_numpy())
     return profile
+
+
+def _period_days(features: pd.DataFrame) -> float:
+    """Days the data covers: the oldest customer's tenure (or longest absence); a year when unknown."""
+    for name in ("tenure_days", "recency_days"):
+        if name in features and len(features) and features[name].max() > 0:
+            return float(features[name].max())
+    return 365.0
+
+
+def segment_medians(values: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Median of each column of ``values`` per label (NaN for an empty one).
+
+    Means of skewed features describe nobody (one wholesaler lifts a segment's mean revenue tenfold):
+    the descriptions quote medians. One stable sort by label, then a median per slice.
+    """
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_labels + 1))
+    medians = np.full((n_labels, values.shape[1]), np.nan)
+    for label in range(n_labels):
+        rows = order[bounds[label] : bounds[label + 1]]
+        if len(rows):
+            medians[label] = np.median(values[rows], axis=0)
+    return medians
 
 
 def segment_means(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -118,13 +136,19 @@ def segment_means(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def segment_z_scores(
-    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, *, scaled: np.ndarray | None = None
+    pipeline: Pipeline,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    scaled: np.ndarray | None = None,
+    n_labels: int | None = None,
 ) -> pd.DataFrame:
     """Mean of each segment in the model's scaled space, columns in the model's feature order.
 
-    ``scaled`` is ``scaled_space(pipeline, features)`` if the caller has it already.
+    ``scaled`` is ``scaled_space(pipeline, features)`` if the caller has it already; ``n_labels``
+    counts the set-aside groups too (default: the K-means segments only).
     """
-    k = pipeline.named_steps["kmeans"].n_clusters
+    k = n_labels if n_labels is not None else pipeline.named_steps["kmeans"].n_clusters
     if scaled is None:
         scaled = scaled_space(pipeline, features)
     z = pd.DataFrame(segment_means(scaled, labels, k), columns=_scaled_columns(pipeline))
@@ -135,59 +159,15 @@ def _scaled_columns(pipeline: Pipeline) -> list[str]:
     return list(pipeline.named_steps["transform"].get_feature_names_out())
 
 
-def name_segments(z: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """A readable, unique name per segment (English and French) from its z-scores.
+def currency_of(country: str) -> str | None:
+    """The ISO 4217 currency in use today in ``country`` (an ISO alpha-2 code), or None if unknown.
 
-    A name is an activity level (dormant / high-volume / occasional / regular, from recency and
-    frequency) plus the most distinctive logistics trait. Segments that would share a name get their
-    next most distinctive trait; as a last resort the segment number.
+    From the Unicode CLDR through Babel: ``GB`` → ``GBP``, ``FR`` → ``EUR``.
     """
-    plans = [_name_parts(row) for _, row in z.iterrows()]
-    depth = [1] * len(plans)
-    for _ in range(len(TRAITS)):
-        rendered = [_render(activity, traits[: depth[i]]) for i, (activity, traits) in enumerate(plans)]
-        duplicates = _duplicated([en for en, _ in rendered])
-        grown = False
-        for i in duplicates:
-            if depth[i] < len(plans[i][1]):
-                depth[i] += 1
-                grown = True
-        if not duplicates or not grown:
-            break
-    rendered = [_render(activity, traits[: depth[i]]) for i, (activity, traits) in enumerate(plans)]
-    for i in _duplicated([en for en, _ in rendered]):
-        en, fr = rendered[i]
-        rendered[i] = (f"{en} #{i + 1}", f"{fr} n°{i + 1}")
-    return [en for en, _ in rendered], [fr for _, fr in rendered]
+    from babel.numbers import get_territory_currencies
 
-
-def _name_parts(z: pd.Series) -> tuple[Phrase, list[Phrase]]:
-    """Activity phrase and the trait phrases ordered from most to least distinctive."""
-    recency = z.get("recency_days", 0.0)
-    frequency = z.get("frequency", 0.0)
-    if recency > DORMANT_Z:
-        activity = ACTIVITY["dormant"]
-    elif frequency > HIGH_VOLUME_Z:
-        activity = ACTIVITY["high_volume"]
-    elif frequency < OCCASIONAL_Z:
-        activity = ACTIVITY["occasional"]
-    else:
-        activity = ACTIVITY["regular"]
-    scored = [
-        (sign * z[feature], phrase)
-        for (feature, sign), phrase in TRAITS.items()
-        if feature in z and np.isfinite(z[feature]) and sign * z[feature] > TRAIT_Z
-    ]
-    scored.sort(key=lambda pair: -pair[0])
-    return activity, [phrase for _, phrase in scored]
-
-
-def _render(activity: Phrase, traits: list[Phrase]) -> tuple[str, str]:
-    english = " ".join([activity.en, *(t.en for t in traits), NOUN.en])
-    french = " ".join([NOUN.fr, activity.fr, *(t.fr for t in traits)])
-    return english, french
-
-
-def _duplicated(names: list[str]) -> list[int]:
-    seen = pd.Series(names)
-    return list(seen.index[seen.duplicated(keep=False)])
+    try:
+        currencies = get_territory_currencies(country.strip().upper())
+    except (KeyError, ValueError):
+        return None
+    return currencies[0] if currencies else None

@@ -64,6 +64,7 @@ def build_sweep_report(
     features: pd.DataFrame,
     recommended_k: int,
     *,
+    currency: str | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> SweepReport:
     """Profile every k of ``sweep`` and draw its charts.
@@ -76,6 +77,8 @@ def build_sweep_report(
         The customers' features the sweep was fitted on, in real units and the sweep's row order.
     recommended_k : int
         The k marked on the sweep's chart.
+    currency : str, optional
+        ISO 4217 code of the amounts, for the segments' descriptions.
     on_step : callable, optional
         Called with a short description before each k (progress bars).
     """
@@ -85,14 +88,20 @@ def build_sweep_report(
     for trial in sweep.trials:
         if on_step is not None:
             on_step(f"profiling k={trial.k}")
-        trials[trial.k] = _trial_report(trial, sweep, features, scaled)
+        trials[trial.k] = _trial_report(trial, sweep, features, scaled, currency)
     return SweepReport(trials=trials, sweep_png=png_bytes(sweep_figure(sweep.table(), recommended_k)))
 
 
-def _trial_report(trial: Trial, sweep: Sweep, features: pd.DataFrame, scaled: np.ndarray | None) -> TrialReport:
-    profile = build_profile(trial.pipeline, features, trial.labels, scaled=scaled)
+def _trial_report(
+    trial: Trial, sweep: Sweep, features: pd.DataFrame, scaled: np.ndarray | None, currency: str | None
+) -> TrialReport:
+    profile = build_profile(
+        trial.pipeline, features, trial.labels, scaled=scaled, set_aside=sweep.set_aside, currency=currency
+    )
+    # Centroids and the silhouette are K-means' own: the set-aside groups have neither.
+    segment_names = profile["name"].iloc[: trial.k]
     centroids = centroids_real_units(trial.pipeline)
-    centroids.insert(0, "name", profile["name"])
+    centroids.insert(0, "name", segment_names.to_numpy())
     sample_labels = trial.labels[sweep.silhouette_labels_index]
-    figure = silhouette_figure(trial.silhouette_values, sample_labels, profile["name"].tolist(), trial.k)
+    figure = silhouette_figure(trial.silhouette_values, sample_labels, segment_names.tolist(), trial.k)
     return TrialReport(profile=profile, centroids=centroids, silhouette_png=png_bytes(figure))

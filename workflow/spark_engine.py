@@ -33,7 +33,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -53,20 +53,22 @@ from workflow.clustering import (
     stability_subsamples,
     transformed_feature_order,
 )
+from workflow.countries import country_codes
 from workflow.data import (
     AMBIGUOUS_DATE,
     BOOLEAN_COLUMNS,
-    COUNTRY_PATTERN,
     DAY_MONTH_PATTERN,
     DEFAULT_MAX_BAD_SHARE,
     FALSE_TEXT,
     ISO_DATE_PATTERN,
     KNOWN_COLUMNS,
+    ORDER_ID,
     ROWS_SHOWN,
     TRUE_TEXT,
     UNPARSEABLE_DATE,
     UTC_OFFSET_PATTERN,
     Problem,
+    ReadOptions,
     ValidationReport,
     check_header,
 )
@@ -77,6 +79,7 @@ from workflow.features import (
     RELAY_SERVICE,
     select_features,
 )
+from workflow.set_aside import NET_REFUNDERS, SetAsideRule, fit_set_aside
 
 if TYPE_CHECKING:
     from pyspark.ml.clustering import KMeansModel
@@ -103,6 +106,7 @@ _DATE_NS = "_date_ns"
 _ROW = "_row"
 _FILE = "_file"
 _LABEL = "_label"
+_GUEST = "_guest"
 _VECTOR = "_vector"
 
 
@@ -252,16 +256,54 @@ def read_shipments_spark(
     mapping = columns or {}
     raw, nanos = _read_parquet(spark, path)
     header = [name for name in raw.columns if name not in {_ROW, _FILE}]
+    _refuse_order_lines(path, header, mapping)
     check_header(path, header, mapping)
     renamed = raw.select(
         *[raw[name].alias(mapping.get(name, name)) for name in header if mapping.get(name, name) in KNOWN_COLUMNS],
         _ROW,
         _FILE,
     )
-    typed, faults = _typed(renamed, today or pd.Timestamp.today().normalize(), nanos=nanos)
+    countries, unknown = _country_map(renamed)
+    typed, faults = _typed(renamed, today or pd.Timestamp.today().normalize(), nanos=nanos, countries=countries)
     present = [name for name in KNOWN_COLUMNS if name in renamed.columns]
     kept = [name if name != "date" else _DATE_NS for name in present]
-    return _validate(path, typed, faults, kept, max_bad_share)
+    shipments = _validate(path, typed, faults, kept, max_bad_share)
+    shipments.report.unknown_countries = unknown
+    # What a file of this shape needs, recorded with the model as the pandas engine records it.
+    shipments.report.read_options = ReadOptions(tuple((ours, theirs) for theirs, ours in mapping.items())).to_dict()
+    return shipments
+
+
+def _refuse_order_lines(path: str | Path, header: list[str], mapping: dict[str, str]) -> None:
+    """Grouping invoice lines into orders and products of columns are the pandas engine's (issue 10)."""
+    refused = [
+        f"{ours}={theirs}"
+        for theirs, ours in mapping.items()
+        if ours == ORDER_ID or (theirs not in header and "*" in theirs)
+    ]
+    if refused:
+        raise DataError(
+            f"{path}: --columns {', '.join(refused)}: the Spark engine reads one shipment per row"
+            " (no order grouping, no product of columns); use the default engine"
+        )
+
+
+def _country_map(frame: DataFrame) -> tuple[dict[str, str], dict[str, int]]:
+    """Distinct destination texts → alpha-2 code (``workflow.countries``), and the rows of those naming no country.
+
+    One small job: a country column has a few dozen distinct values, mapped on the driver and
+    applied as a literal map, so the engines agree on every name.
+    """
+    from pyspark.sql import functions as sf
+
+    if "destination_country" not in frame.columns:
+        return {}, {}
+    text = sf.trim(sf.col("destination_country").cast("string")).alias("value")
+    counts = {row["value"]: int(row["count"]) for row in frame.groupBy(text).count().collect()}
+    codes = country_codes(value for value in counts if value is not None)
+    unknown = {("" if value is None else value): n for value, n in counts.items() if codes.get(value) is None}
+    ordered = dict(sorted(unknown.items(), key=lambda item: (-item[1], item[0])))
+    return {value: code for value, code in codes.items() if code is not None}, ordered
 
 
 _NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
@@ -322,12 +364,16 @@ def _first_line(error: BaseException) -> str:
     return (lines[0] if lines else type(error).__name__)[:300]
 
 
-def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataFrame, list[tuple[str, str]]]:
+def _typed(
+    frame: DataFrame, today: pd.Timestamp, *, nanos: bool, countries: dict[str, str] | None = None
+) -> tuple[DataFrame, list[tuple[str, str]]]:
     """Contract types as ``workflow.data`` parses them, plus one boolean ``_fault_<i>`` column per rule.
 
     Returns the typed frame and the (column, rule) of each fault column. The rules mirror
     ``workflow.data`` (a test compares the two reports on a faulty file): a value that fails to
     parse is reported by the parser only, NaN in a numeric column is missing, text ``NaN`` is not a number.
+    A row without a customer id is a guest sale (``_guest``): no fault of it counts. ``countries``
+    maps destination texts to codes; other texts are unknown destinations, not faults.
     """
     from pyspark.sql import functions as sf
 
@@ -337,6 +383,7 @@ def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataF
 
     ids = sf.trim(sf.col("customer_id").cast("string"))
     out["customer_id"] = ids
+    guest = ids.isNull() | (sf.length(ids) == 0)
     date_ns, unparseable, ambiguous = _date_ns(sf.col("date"), schema["date"], nanos=nanos)
     out[_DATE_NS] = date_ns
     rules += [
@@ -349,10 +396,13 @@ def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataF
             numbers[column], not_number, missing[column] = _number(sf.col(column), schema[column])
             out[column] = numbers[column]
             rules.append((column, "not a number", not_number))
-    for column in ("service", "destination_country", "customer_type"):
+    for column in ("service", "customer_type"):
         if column in schema:
-            text = sf.trim(sf.col(column).cast("string"))
-            out[column] = sf.upper(text) if column == "destination_country" else text
+            out[column] = sf.trim(sf.col(column).cast("string"))
+    if "destination_country" in schema:
+        text = sf.trim(sf.col("destination_country").cast("string"))
+        pairs = [sf.lit(part) for value, code in sorted((countries or {}).items()) for part in (value, code)]
+        out["destination_country"] = sf.create_map(*pairs)[text] if pairs else sf.lit(None).cast("string")
     for column in BOOLEAN_COLUMNS:
         if column in schema:
             out[column], not_boolean = _boolean(sf.col(column), schema[column])
@@ -364,8 +414,6 @@ def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataF
     # The schema's rules, on typed values; a parse failure is null here, so it is not counted twice.
     tomorrow_ns = (today.normalize() + pd.Timedelta(days=1)).value
     rules += [
-        ("customer_id", "missing value", ids.isNull()),
-        ("customer_id", "empty customer id", sf.length(ids) == 0),
         ("date", "missing value", sf.col("date").isNull()),
         ("date", f"date after today ({today.date()})", date_ns >= sf.lit(tomorrow_ns)),
     ]
@@ -376,16 +424,12 @@ def _typed(frame: DataFrame, today: pd.Timestamp, *, nanos: bool) -> tuple[DataF
         ]
         if column == "weight_kg":
             rules.append((column, "negative weight", number < 0))
-    if "destination_country" in schema:
-        rules += [
-            ("destination_country", "missing value", out["destination_country"].isNull()),
-            ("destination_country", "not an ISO-3166 alpha-2 code", ~out["destination_country"].rlike(COUNTRY_PATTERN)),
-        ]
 
     typed = frame.select(
         *[expr.alias(name) for name, expr in out.items()],
-        # A null comparison is no fault: every flag is a plain true/false.
-        *[sf.coalesce(fault, sf.lit(False)).alias(f"_fault_{i}") for i, (_, _, fault) in enumerate(rules)],
+        # A null comparison is no fault: every flag is a plain true/false; a guest row has none.
+        *[(sf.coalesce(fault, sf.lit(False)) & ~guest).alias(f"_fault_{i}") for i, (_, _, fault) in enumerate(rules)],
+        guest.alias(_GUEST),
         _ROW,
         _FILE,
     )
@@ -461,32 +505,50 @@ def _validate(
     from pyspark.sql import functions as sf
 
     fault_columns = [f"_fault_{i}" for i in range(len(rules))]
+    guest = sf.col(_GUEST)
+    # Guests are left out, not faults (their fault flags are all false).
     bad = _any([sf.col(name) for name in fault_columns])
-    valid = typed.where(~bad)
+    out = bad | guest
+    valid = typed.where(~out)
     digest_columns = [sf.col(name) for name in kept]
+    revenue = []
+    if "amount" in kept:
+        finite = sf.col("amount").isNotNull() & ~sf.col("amount").isin(float("inf"), float("-inf"))
+        revenue = [
+            sf.sum(sf.when(finite, sf.col("amount"))).alias("revenue"),
+            sf.sum(sf.when(finite & guest, sf.col("amount"))).alias("guest_revenue"),
+        ]
     totals = typed.agg(
         sf.count(sf.lit(1)).alias("rows"),
         *[sf.sum(sf.col(name).cast("long")).alias(name) for name in fault_columns],
         sf.sum(bad.cast("long")).alias("bad"),
-        sf.max(sf.when(~bad, sf.col(_DATE_NS))).alias("last"),
+        sf.sum(guest.cast("long")).alias("guests"),
+        *revenue,
+        sf.max(sf.when(~out, sf.col(_DATE_NS))).alias("last"),
         # Two independent row hashes, summed exactly: an order-free digest of the valid rows.
-        sf.sum(sf.when(~bad, sf.xxhash64(*digest_columns)).cast("decimal(38,0)")).alias("xx"),
-        sf.sum(sf.when(~bad, sf.hash(*digest_columns)).cast("decimal(38,0)")).alias("mm"),
+        sf.sum(sf.when(~out, sf.xxhash64(*digest_columns)).cast("decimal(38,0)")).alias("xx"),
+        sf.sum(sf.when(~out, sf.hash(*digest_columns)).cast("decimal(38,0)")).alias("mm"),
     ).first()
-    rows_read, rows_bad = int(totals["rows"]), int(totals["bad"] or 0)
+    rows_read, rows_bad, guests = int(totals["rows"]), int(totals["bad"] or 0), int(totals["guests"] or 0)
+    total_revenue = float(totals["revenue"] or 0.0) if revenue else 0.0
+    guest_share = float(totals["guest_revenue"] or 0.0) / total_revenue if guests and total_revenue else None
     counts = {i: int(totals[name] or 0) for i, name in enumerate(fault_columns)}
     first_rows = _first_rows(typed, [i for i, count in counts.items() if count])
     problems = [Problem(column, rule, counts[i], first_rows[i]) for i, (column, rule) in enumerate(rules) if counts[i]]
     report = ValidationReport(
         file=str(path),
         rows_read=rows_read,
-        rows_kept=rows_read - rows_bad,
+        rows_kept=rows_read - rows_bad - guests,
         max_bad_share=max_bad_share,
         problems=problems,
+        guest_rows=guests,
+        guest_revenue_share=guest_share,
     )
-    if rows_read and rows_bad / rows_read > max_bad_share:
+    if rows_read and guests == rows_read:
+        raise DataError(f"{path}: no row has a customer id ({guests} guest rows left out)")
+    if rows_read and rows_bad / (rows_read - guests) > max_bad_share:
         details = "; ".join(problem.describe() for problem in problems)
-        share = rows_bad / rows_read
+        share = rows_bad / (rows_read - guests)
         raise DataError(f"{path}: {share:.1%} of rows are invalid (limit {max_bad_share:.0%}): {details}")
     if report.rows_kept == 0:
         raise DataError(f"{path}: no valid shipment rows" + (f" ({report.summary()})" if problems else ""))
@@ -1231,8 +1293,13 @@ def train_with_spark(
         frame = frame.persist()
         try:
             table = collect_features(frame)
+            # The rule comes from the collected features (one row per customer, as the pandas engine
+            # computes it); Spark then fits on the customers it keeps.
+            rule = fit_set_aside(table)
+            condition = set_aside_condition(rule)
+            kept = frame if condition is None else frame.filter(~condition)
             sweep = fit_sweep_spark(
-                frame,
+                kept,
                 ks,
                 random_state=random_state,
                 n_init=n_init,
@@ -1242,7 +1309,56 @@ def train_with_spark(
             )
         finally:
             frame.unpersist()
-    return SparkTraining(sweep, table, str(as_of_ts.date()), shipments.n_rows, shipments.digest, shipments.report)
+    return SparkTraining(
+        _with_set_aside(sweep, rule, table),
+        table,
+        str(as_of_ts.date()),
+        shipments.n_rows,
+        shipments.digest,
+        shipments.report,
+    )
+
+
+def set_aside_condition(rule: SetAsideRule) -> Column | None:
+    """A Spark condition that holds for the customers ``rule`` sets aside (None: nobody)."""
+    from pyspark.sql import functions as sf
+
+    terms = []
+    if rule.refund_max is not None:
+        terms.append(sf.col("monetary") <= float(rule.refund_max))
+    terms += [sf.col(name) > float(fence) for name, fence in rule.fences.items()]
+    return _any(terms) if terms else None
+
+
+def _set_aside_label(rule: SetAsideRule, k: int, nearest: Column) -> Column:
+    """``nearest`` for kept customers, ``k + group`` for the set-aside (refunders first, as in pandas)."""
+    from pyspark.sql import functions as sf
+
+    label = nearest
+    # Built from the last group to the first, so the first matching group wins.
+    for code in range(len(rule.groups), 0, -1):
+        group = rule.groups[code - 1]
+        if group == NET_REFUNDERS:
+            hit = sf.col("monetary") <= float(rule.refund_max)
+        else:
+            hit = _any([sf.col(name) > float(fence) for name, fence in rule.fences.items()])
+        label = sf.when(hit, sf.lit(k + code - 1).cast("long")).otherwise(label)
+    return label
+
+
+def _with_set_aside(sweep: Sweep, rule: SetAsideRule, table: pd.DataFrame) -> Sweep:
+    """The Spark sweep (fitted on the kept customers) with labels for every customer of ``table``."""
+    codes = rule.group_codes(table)
+    kept = np.flatnonzero(codes == 0)
+    trials = [replace(trial, labels=rule.labels(trial.labels, codes, trial.k)) for trial in sweep.trials]
+    return replace(
+        sweep,
+        trials=trials,
+        n_customers=len(table),
+        silhouette_labels_index=kept[sweep.silhouette_labels_index],
+        set_aside=rule,
+        set_aside_codes=codes,
+    )
 
 
 def score_with_spark(
@@ -1299,8 +1415,9 @@ def score_with_spark(
         features = spark_features(
             spark, parquet_path, as_of=as_of, features=model.features, home_country=model.home_country, columns=columns
         )
+        nearest = _nearest_centre(len(space.columns), centres)
         segments = _with_z(features, space, keep=model.features).select(
-            "customer_id", _nearest_centre(len(space.columns), centres).alias("segment"), *model.features
+            "customer_id", _set_aside_label(model.set_aside, model.k, nearest).alias("segment"), *model.features
         )
         scored = segments.select("customer_id", "segment", _segment_name(names).alias("segment_name"), *model.features)
         # Sorted like the pandas output; the part files hold consecutive ranges of customer_id.

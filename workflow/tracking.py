@@ -18,7 +18,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,8 @@ import pandas as pd
 from workflow.errors import GateError, ModelNotFoundError, SegmentsError, StoreUnavailableError
 from workflow.features import ALL_FEATURES
 from workflow.model import SegmentModel
+from workflow.profiles import currency_of
+from workflow.set_aside import SetAsideRule
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -295,6 +297,11 @@ class SweepContext:
     report: ValidationReport
     features: pd.DataFrame
     k_spec: str
+    #: What was needed to read the data (``workflow.data.ReadOptions.to_dict``): recorded with the runs and
+    #: the version, so that ``score`` and the dashboard read a file of the same shape without options.
+    read_options: dict = field(default_factory=dict)
+    #: ISO 4217 code of the amounts; None when unknown (descriptions then show plain numbers).
+    currency: str | None = None
 
 
 @dataclass
@@ -359,7 +366,13 @@ def log_sweep(
         if on_step is not None:
             on_step(f"registering k={chosen}")
         version = _register(
-            model_name, model_uris[chosen], sweep.trial(chosen), report.trial(chosen), recommendation, context
+            model_name,
+            model_uris[chosen],
+            sweep.trial(chosen),
+            report.trial(chosen),
+            recommendation,
+            context,
+            sweep.set_aside,
         )
         mlflow.end_run()
     except KeyboardInterrupt:
@@ -428,12 +441,15 @@ def _log_parent(
             "silhouette_sample_size": sweep.silhouette_sample_size,
             "as_of": context.as_of,
             "home_country": context.home_country,
+            "read_options": _read_options_json(context),
             "chosen_k": chosen,
+            "set_aside_rule": sweep.set_aside.describe(),
         }
     )
     mlflow.set_tags(
         {
             "segments.recommendation": recommendation.reason,
+            "segments.read_options": _read_options_json(context),
             # Shown as the run's description in the MLflow UI.
             "mlflow.note.content": _note(recommendation, sweep, chosen),
         }
@@ -451,6 +467,9 @@ def _log_parent(
     _log_files(
         {
             "validation.json": json.dumps(context.report.to_dict(), indent=2, default=str),
+            "set_aside.json": json.dumps(
+                {"rule": sweep.set_aside.to_dict(), "customers": sweep.set_aside_counts()}, indent=2
+            ),
             "sweep.csv": table.to_csv(),
             "sweep.png": sweep_png,
         }
@@ -471,11 +490,16 @@ def _log_parent(
     mlflow.log_input(dataset, context="training")
 
 
+def _read_options_json(context: SweepContext) -> str:
+    """The read options as compact JSON (``{}`` when the file needed none)."""
+    return json.dumps(context.read_options, ensure_ascii=False)
+
+
 def _note(recommendation: Recommendation, sweep: Sweep, chosen: int) -> str:
     sampled = (
-        f"Silhouette on a seeded sample of {sweep.silhouette_sample_size} of {sweep.n_customers} customers."
-        if sweep.silhouette_sample_size < sweep.n_customers
-        else "Silhouette on all customers."
+        f"Silhouette on a seeded sample of {sweep.silhouette_sample_size} of {sweep.n_clustered} customers."
+        if sweep.silhouette_sample_size < sweep.n_clustered
+        else "Silhouette on every customer K-means saw."
     )
     choice = "" if chosen == recommendation.k else f"\n\nRegistered k={chosen} (chosen with --choose)."
     return f"**Recommendation.** {recommendation.reason}\n\n{sampled}{choice}"
@@ -526,7 +550,11 @@ def _log_trial(trial: Trial, sweep: Sweep, context: SweepContext, report: TrialR
         signature=infer_signature(example, trial.pipeline.predict(example)),
         input_example=example,
         pip_requirements=_pip_requirements(),
-        metadata={"segment_names": report.names, "segment_names_fr": report.names_fr},
+        metadata={
+            "segment_names": report.names,
+            "segment_names_fr": report.names_fr,
+            "set_aside": sweep.set_aside.to_dict(),
+        },
     )
     # Logged after the model and linked to it: the MLflow UI shows them on the model's page too, and
     # log_model does not have to re-read every metric's history to link it (one query per metric).
@@ -549,6 +577,7 @@ def _register(
     report: TrialReport,
     recommendation: Recommendation,
     context: SweepContext,
+    set_aside: SetAsideRule,
 ) -> str:
     """Register the model with its tags, give it ``candidate``; delete the version if the alias fails."""
     import mlflow
@@ -561,12 +590,16 @@ def _register(
         "data_path": context.data_path,
         "as_of": context.as_of,
         "home_country": context.home_country,
+        "read_options": _read_options_json(context),
         "features": ",".join(context.features.columns),
         "segment_names": json.dumps(dict(enumerate(report.names)), ensure_ascii=False),
         "segment_names_fr": json.dumps(dict(enumerate(report.names_fr)), ensure_ascii=False),
+        "set_aside": json.dumps(set_aside.to_dict()),
         "recommendation": recommendation.reason,
         "trained_by": _user(),
     }
+    if context.currency:
+        tags["currency"] = context.currency
     mlflow_client = client()
     # Tags go with the version in one transaction: no version is ever seen half-tagged.
     version = mlflow.register_model(model_uri, model_name, tags=tags).version
@@ -885,7 +918,11 @@ def load_segment_model(ref: str | None = PRODUCTION, model_name: str = MODEL_NAM
         data_path=mv.tags.get("data_path", ""),
         as_of=mv.tags.get("as_of", ""),
         home_country=mv.tags.get("home_country", "FR"),
+        read_options=json.loads(mv.tags.get("read_options") or "{}"),
+        # Versions from before the tag: the home country's currency, as train chooses it today.
+        currency=mv.tags.get("currency") or currency_of(mv.tags.get("home_country", "FR")) or "",
         profile=_load_profile(mv.run_id) if mv.run_id else None,
+        set_aside=SetAsideRule.from_dict(json.loads(mv.tags.get("set_aside") or "{}")),
     )
 
 

@@ -189,8 +189,6 @@ def cases() -> dict[str, tuple[str, Callable[[], Content]]]:
         "empty.csv": ("0 bytes", lambda: ""),
         "blank_lines.csv": ("three empty lines, no header", lambda: "\n\n\n"),
         "header_only.csv": ("the header and no row", lambda: to_csv([])),
-        "semicolon_delimiter.csv": ("separated by ';' (a French Excel export)", lambda: to_csv(base, delimiter=";")),
-        "tab_delimiter.csv": ("separated by tabs", lambda: to_csv(base, delimiter="\t")),
         "binary_garbage.csv": ("4 KB of binary bytes named .csv", lambda: garbage(4096)),
         "utf16.csv": ("UTF-16 text (Excel's 'Unicode text')", lambda: to_csv(base).encode("utf-16")),
         "nul_bytes.csv": (
@@ -244,10 +242,12 @@ def cases() -> dict[str, tuple[str, Callable[[], Content]]]:
             faulty("amount", lambda _i, old: old.replace(".", ",")),
         ),
         "amount_missing.csv": ("empty amounts", faulty("amount", lambda _i, _old: "")),
-        "customer_id_missing.csv": ("empty customer ids", faulty("customer_id", lambda _i, _old: "")),
         "weight_negative.csv": ("weights of -1.5 kg", faulty("weight_kg", lambda _i, _old: "-1.50")),
         "boolean_garbage.csv": ("returned = 'maybe'", faulty("returned", lambda _i, _old: "maybe")),
-        "country_not_iso.csv": ("destination 'France'", faulty("destination_country", lambda _i, _old: "France")),
+        "country_unknown.csv": (
+            "destination 'Atlantis', no country: accepted, reported, destination unknown",
+            faulty("destination_country", lambda _i, _old: "Atlantis"),
+        ),
         # --- valid rows, but nothing to segment ---------------------------------------------------
         "one_customer_all_rows.csv": ("100 rows, all of customer C01", lambda: to_csv(one_customer_rows())),
         "single_customer_single_row.csv": ("one row", lambda: to_csv(base[:1])),
@@ -258,7 +258,7 @@ def cases() -> dict[str, tuple[str, Callable[[], Content]]]:
             lambda: to_csv(with_column(base, "amount", lambda _i, _old: "1e308", tuple(range(20)))),
         ),
         # --- not a shipments file at all --------------------------------------------------------
-        "shipments.xlsx": ("a spreadsheet extension", lambda: garbage(512)),
+        "shipments.xlsx": ("512 binary bytes named .xlsx: not a workbook", lambda: garbage(512)),
         "shipments.json": (
             "a JSON extension",
             lambda: '[{"customer_id": "C01", "date": "2026-01-05", "amount": 18.0}]\n',
@@ -276,6 +276,17 @@ def cases() -> dict[str, tuple[str, Callable[[], Content]]]:
         "crlf_line_endings.csv": ("Windows line endings", lambda: to_csv(base, newline="\r\n")),
         "utf8_bom.csv": ("a UTF-8 byte-order mark first", lambda: "\ufeff" + to_csv(base)),
         "good.parquet": ("the base file in Parquet", lambda: parquet_bytes(base)),
+        "semicolon_delimiter.csv": ("separated by ';' (a French Excel export)", lambda: to_csv(base, delimiter=";")),
+        "tab_delimiter.csv": ("separated by tabs", lambda: to_csv(base, delimiter="\t")),
+        "french_excel_export.csv": (
+            "';', decimal commas, dd/mm/yyyy dates (a French spreadsheet's CSV)",
+            lambda: to_csv(french_rows(base), delimiter=";"),
+        ),
+        "country_names.csv": ("countries as names and alpha-3 codes (France, USA, BEL)", lambda: to_csv(named_rows())),
+        "customer_id_missing.csv": (
+            "empty customer ids in 20 rows: guest sales, left out and reported",
+            faulty("customer_id", lambda _i, _old: ""),
+        ),
     }
 
 
@@ -291,6 +302,31 @@ def nested_parquet() -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
+
+
+#: The base file's destinations as exports write them: English and French names, alpha-3 codes.
+COUNTRY_NAMES = {
+    "FR": ("France", "FRA"),
+    "DE": ("Allemagne", "Germany"),
+    "US": ("USA", "United States"),
+    "CN": ("Chine", "CHN"),
+    "BE": ("Belgique", "BEL"),
+    "IT": ("Italy", "Italie"),
+    "ES": ("Espagne", "ESP"),
+}
+
+
+def named_rows() -> Rows:
+    """The base rows with every destination written as a name or an alpha-3 code."""
+    return with_column(base_rows(), "destination_country", lambda i, old: COUNTRY_NAMES[old][i % 2], tuple(range(100)))
+
+
+def french_rows(rows: Rows) -> Rows:
+    """``rows`` as a French spreadsheet writes them: decimal commas and dd/mm/yyyy dates."""
+    french = with_column(rows, "date", lambda _i, old: f"{old[8:10]}/{old[5:7]}/{old[:4]}", tuple(range(len(rows))))
+    for column in ("amount", "weight_kg"):
+        french = with_column(french, column, lambda _i, old: old.replace(".", ","), tuple(range(len(rows))))
+    return french
 
 
 def special_id_rows() -> Rows:
