@@ -41,7 +41,7 @@ from dashboard import analysis
 from dashboard.i18n import LANGUAGES, t
 from workflow.clustering import assign_segments, scaled_space
 from workflow.data import ReadOptions, read_shipments
-from workflow.errors import DataError, ModelNotFoundError, SegmentsError, StoreUnavailableError
+from workflow.errors import DataError, ModelNotFoundError, SegmentsError, StoreUnavailableError, first_line
 from workflow.features import SHARE_FEATURES, SKEWED_FEATURES, build_features
 from workflow.model import SegmentModel
 
@@ -369,9 +369,8 @@ def _recorded(model: SegmentModel) -> str:
     return ReadOptions.from_dict(model.read_options).to_json()
 
 
-def _one_line(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+def _detail(error: Exception) -> str:
+    return first_line(error, DETAIL_CHARS)
 
 
 class DataStore(param.Parameterized):
@@ -451,7 +450,7 @@ class DataStore(param.Parameterized):
         except ModelNotFoundError as error:
             problem = self._model_problem(error, versions)
         except StoreUnavailableError as error:
-            problem = Problem("store", {"detail": _one_line(error), "uri": self._safe_uri()})
+            problem = Problem("store", {"detail": _detail(error), "uri": self._safe_uri()})
         except _FeaturesMismatchError as mismatch:
             problem = mismatch.problem
         except DataError as error:
@@ -473,7 +472,7 @@ class DataStore(param.Parameterized):
             features = self._features_loader(path, as_of, model.home_country, options, _recorded(model))
         except DataError as error:
             kind = "data" if self.data_path else "training_data_missing"
-            raise _DataProblemError(Problem(kind, {"path": str(path), "detail": _one_line(error)})) from error
+            raise _DataProblemError(Problem(kind, {"path": str(path), "detail": _detail(error)})) from error
         missing = [name for name in model.features if name not in features.columns]
         if missing:
             values = {"version": str(model.version), "missing": ", ".join(missing), "path": str(path)}
@@ -482,7 +481,7 @@ class DataStore(param.Parameterized):
 
     def _model_problem(self, error: ModelNotFoundError, versions: list[VersionSummary]) -> Problem:
         known = [str(summary.version) for summary in versions]
-        values = {"name": self.model_name, "ref": self.model_ref, "detail": _one_line(error)}
+        values = {"name": self.model_name, "ref": self.model_ref, "detail": _detail(error)}
         if not known:
             return Problem("no_model", values)
         values["versions"] = ", ".join(known)
@@ -495,13 +494,13 @@ class DataStore(param.Parameterized):
         if isinstance(error, _DataProblemError):
             return error.problem
         path = self.data_path or (model.data_path if model else "")
-        return Problem("data", {"path": str(path), "detail": _one_line(error)})
+        return Problem("data", {"path": str(path), "detail": _detail(error)})
 
     def _safe_uri(self) -> str:
         try:
             return self._uri()
         except SegmentsError as error:  # the URI itself may be what is broken
-            return f"({_one_line(error)})"
+            return f"({_detail(error)})"
 
     def _build_customers(self) -> None:
         """The frame every view draws from, in the current language; a fresh selection.
@@ -682,7 +681,7 @@ class DataStore(param.Parameterized):
             other = self._loader(_resolve(ref, self.versions), self.model_name)
             labels_b = assign_segments(other.pipeline, features, other.set_aside)
         except SegmentsError as error:
-            return Problem("compare", {"ref": ref, "detail": _one_line(error)})
+            return Problem("compare", {"ref": ref, "detail": _detail(error)})
         matrix = analysis.migration_matrix(scored.labels, labels_b, model.n_labels, other.n_labels)
         names_a, names_b = model.names(self.lang), other.names(self.lang)
         counts = pd.DataFrame(
@@ -714,7 +713,7 @@ class DataStore(param.Parameterized):
             )
             reference_scored = score_customers(model, reference)
         except DataError as error:
-            return Problem("drift", {"path": str(model.data_path), "reason": _one_line(error)})
+            return Problem("drift", {"path": str(model.data_path), "reason": _detail(error)})
         table = analysis.psi_table(reference, current, model.features)
         shares = analysis.share_change(reference_scored.labels, scored.labels, model.n_labels)
         segment_psi = analysis.categorical_psi(shares["reference"], shares["current"])

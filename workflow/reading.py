@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from workflow.errors import DataError
+from workflow.errors import DataError, first_line
 
 #: File kinds by name ending, longest first.
 KINDS: tuple[tuple[str, str], ...] = (
@@ -74,12 +74,6 @@ def file_kind(path: Path, max_file_mb: float | None) -> str:
     except OSError as error:
         raise DataError(f"{path}: cannot open: {error.strerror or first_line(error)}") from None
     return kind
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an error's text (its type's name if it has none)."""
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 # --- CSV ------------------------------------------------------------------------------------------

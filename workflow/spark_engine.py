@@ -72,7 +72,7 @@ from workflow.data import (
     ValidationReport,
     check_header,
 )
-from workflow.errors import DataError, SegmentsError
+from workflow.errors import DataError, SegmentsError, first_line
 from workflow.features import (
     DEFAULT_EXPRESS_SERVICES,
     DEFAULT_HOME_COUNTRY,
@@ -172,7 +172,7 @@ def spark_session(
     except Exception as error:  # the JVM did not start (no Java, wrong version) or the master is unreachable
         raise SegmentsError(
             f"cannot start Spark with master {master} (Spark 4 needs Java 17 on PATH or in JAVA_HOME): "
-            f"{_first_line(error)}"
+            f"{first_line(error)}"
         ) from None
     # Spark logs every failed task (a corrupt file, a cancelled fit) at ERROR, around the one-line
     # message the CLI prints; the exception carries the details. Operators can ask for the logs.
@@ -325,7 +325,7 @@ def _read_parquet(spark: SparkSession, path: str | Path) -> tuple[DataFrame, boo
     try:
         frame, nanos = _read_parquet_schema(spark, text)
     except AnalysisException as error:  # no such path, no files, unreadable schema
-        raise DataError(f"{path}: cannot read as Parquet: {_first_line(error)}") from None
+        raise DataError(f"{path}: cannot read as Parquet: {first_line(error)}") from None
     except Py4JJavaError as error:  # a corrupt or non-Parquet file: the root cause says which
         raise DataError(f"{path}: cannot read as Parquet: {_java_root_cause(error)}") from None
     # Hidden per-file metadata: row numbers for the report, as in the pandas path.
@@ -356,12 +356,7 @@ def _java_root_cause(error: Any) -> str:
     cause = error.java_exception
     while cause.getCause() is not None:
         cause = cause.getCause()
-    return _first_line(Exception(str(cause.getMessage())))
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:300]
+    return first_line(Exception(str(cause.getMessage())))
 
 
 def _typed(

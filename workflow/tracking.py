@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workflow.errors import GateError, ModelNotFoundError, SegmentsError, StoreUnavailableError
+from workflow.errors import GateError, ModelNotFoundError, SegmentsError, StoreUnavailableError, first_line
 from workflow.features import ALL_FEATURES
 from workflow.model import SegmentModel
 from workflow.profiles import currency_of
@@ -157,7 +157,7 @@ def _check_writable(uri: str) -> None:
             connection.execute(f"PRAGMA user_version = {int(version)}")
             connection.execute("ROLLBACK")
     except (sqlite3.Error, OSError) as error:
-        raise StoreUnavailableError(f"MLflow store {redact(uri)} is read-only: {_one_line(error)}") from None
+        raise StoreUnavailableError(f"MLflow store {redact(uri)} is read-only: {first_line(error)}") from None
 
 
 @contextlib.contextmanager
@@ -188,13 +188,7 @@ def _probe(uri: str) -> None:
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
     except Exception as error:  # any failure here means the store is unusable; say which and why
-        raise StoreUnavailableError(f"MLflow store {redact(uri)} is unavailable: {redact(_one_line(error))}") from None
-
-
-def _one_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(error).__name__
-    return text[:300]
+        raise StoreUnavailableError(f"MLflow store {redact(uri)} is unavailable: {redact(first_line(error))}") from None
 
 
 @contextlib.contextmanager
@@ -743,7 +737,7 @@ def _load_pipeline(uri: str, features: list[str]) -> Any:
     try:
         return mlflow.sklearn.load_model(uri)
     except (MlflowException, OSError) as error:
-        raise ModelNotFoundError(f"{uri}: model artifacts unreadable ({redact(_one_line(error))})") from None
+        raise ModelNotFoundError(f"{uri}: model artifacts unreadable ({redact(first_line(error))})") from None
 
 
 def _check_model_artifacts(uri: str, features: list[str]) -> None:
@@ -754,7 +748,7 @@ def _check_model_artifacts(uri: str, features: list[str]) -> None:
     try:
         info = get_model_info(uri)
     except (MlflowException, OSError) as error:
-        raise ModelNotFoundError(f"{uri}: model artifacts unreadable ({_one_line(error)})") from None
+        raise ModelNotFoundError(f"{uri}: model artifacts unreadable ({first_line(error)})") from None
     flavor = info.flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         fmt = flavor.get("serialization_format", "unknown")
