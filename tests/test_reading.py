@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from tests.conftest import as_text, write_csv
 from tests.data.make_bad_inputs import base_rows, french_rows, to_csv
 from workflow.countries import country_code, map_countries
-from workflow.data import ReadOptions, group_orders, parse_column_mapping, read_shipments
+from workflow.data import ReadOptions, group_orders, number_text, parse_column_mapping, read_shipments
 from workflow.errors import DataError
 from workflow.features import build_features
 
@@ -70,11 +70,35 @@ def test_decimal_comma_elsewhere_only_when_asked(tmp_path: Path) -> None:
     frame, report = read(path, options=ReadOptions(decimal=","))
     assert frame["amount"].tolist() == [12.5, 3.5]
     assert report.read_options == {"decimal": ","}
-    # A dot in a ';' file is still a decimal point; a value with both marks is no number.
-    mixed = write_csv(tmp_path / "mixed.csv", "customer_id;date;amount\nA;2026-03-01;1.5\nB;2026-03-02;1.234,5\n")
+    # A dot in a ';' file is still a decimal point, or groups thousands in threes; other mixes are no number.
+    mixed = write_csv(
+        tmp_path / "mixed.csv", "customer_id;date;amount\nA;2026-03-01;1.5\nB;2026-03-02;1.234,5\nC;2026-03-02;1.23,4\n"
+    )
     frame, report = read(mixed, max_bad_share=1.0)
-    assert frame["amount"].tolist() == [1.5]
-    assert [(p.column, p.rows) for p in report.problems] == [("amount", [2])]
+    assert frame["amount"].tolist() == [1.5, 1234.5]
+    assert [(p.column, p.rows) for p in report.problems] == [("amount", [3])]
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal_comma", "number"),
+    [
+        ("$1,234.50", False, 1234.5),  # a US export
+        ("(12.00)", False, -12.0),  # an accounting negative
+        ("12 345 678", False, 12345678.0),
+        ("1,5", False, None),  # a comma that does not group three digits is no thousands separator
+        ("1 234,50 €", True, 1234.5),  # a French export (with a no-break space too, below)
+        ("1\u202f234,50\u00a0€", True, 1234.5),
+        ("1.234,50", True, 1234.5),  # a German or Excel-FR export
+        ("12,50", True, 12.5),
+        ("£-3.10", False, -3.1),
+        ("1,23,4", False, None),
+        ("twelve", False, None),
+    ],
+)
+def test_spreadsheet_numbers(text: str, decimal_comma: bool, number: float | None) -> None:
+    rewritten, _ = number_text(pd.Series([text]), decimal_comma=decimal_comma)
+    value = pd.to_numeric(rewritten, errors="coerce").iloc[0]
+    assert np.isnan(value) if number is None else value == pytest.approx(number), rewritten.iloc[0]
 
 
 def test_bom_with_another_separator(good, tmp_path: Path) -> None:

@@ -716,8 +716,9 @@ def _clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
 def _parse_numbers(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray, bool]:
     """Float64 values; text that is not a number (``twelve``, ``NaN``) is a fault, not missing.
 
-    With ``decimal_comma``, ``12,50`` is 12.5 (a value with both a comma and a dot is not a number:
-    thousands separators are not guessed). Returns the numbers, the faults, and whether a comma was read.
+    Numbers as spreadsheets export them are read (``number_text``): thousands separators, currency
+    symbols, accounting negatives. With ``decimal_comma``, ``12,50`` is 12.5. Returns the numbers, the
+    faults, and whether a decimal comma was read.
     """
     no_fault = np.zeros(len(values), dtype=bool)
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values):
@@ -727,17 +728,41 @@ def _parse_numbers(values: pd.Series, *, decimal_comma: bool = False) -> tuple[p
         return pd.to_numeric(values, errors="coerce").astype("float64"), no_fault, False
     # Once per distinct text: prices and quantities repeat.
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype="str").str.strip()
-    comma = np.zeros(len(text), dtype=bool)
-    if decimal_comma:
-        comma = (text.str.contains(",", regex=False) & ~text.str.contains(".", regex=False)).to_numpy(dtype=bool)
-        text = text.where(~comma, text.str.replace(",", ".", regex=False))
+    text, comma = number_text(pd.Series(uniques, dtype="str"), decimal_comma=decimal_comma)
     numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
     present = codes >= 0
     parsed = np.where(present, numbers[np.where(present, codes, 0)], np.nan)
     not_number = present & np.isnan(parsed)
     with_comma = bool((comma & ~np.isnan(numbers)).any())
     return pd.Series(parsed, index=values.index, dtype="float64"), not_number, with_comma
+
+
+#: Currency symbols a spreadsheet writes around amounts (``$12.00``, ``12,00 €``).
+_CURRENCY = r"[$€£¥₹]"
+#: Spaces that group thousands: plain, no-break, narrow no-break and thin spaces, and the Swiss apostrophe.
+_GROUP_SPACES = r"[ \u00a0\u202f\u2009']"
+
+
+def number_text(text: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray]:
+    """Spreadsheet number text rewritten the way ``pd.to_numeric`` reads it; and where a decimal comma was.
+
+    ``$1,234.50`` → ``1234.50``; ``(12.00)`` (an accounting negative) → ``-12.00``; ``1 234,50 €`` and
+    ``1.234,50`` → ``1234.50`` with ``decimal_comma``. A separator is taken for a thousands separator
+    only in groups of exactly three digits (``1,234``, ``12 345 678``): ``1,5`` stays a decimal comma
+    where the file has one, and anything else is left as it is, to be reported as not a number.
+    """
+    text = text.str.strip()
+    text = text.str.replace(rf"^{_CURRENCY}\s*|\s*{_CURRENCY}$", "", regex=True)
+    text = text.str.replace(r"^\((.+)\)$", r"-\1", regex=True)
+    grouped = rf"^[-+]?\d{{1,3}}({_GROUP_SPACES}\d{{3}})+([.,]\d+)?$"
+    text = text.where(~text.str.match(grouped), text.str.replace(_GROUP_SPACES, "", regex=True))
+    if decimal_comma:
+        dotted = text.str.match(r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$")
+        text = text.where(~dotted, text.str.replace(".", "", regex=False))
+        comma = (text.str.contains(",", regex=False) & ~text.str.contains(".", regex=False)).to_numpy(dtype=bool)
+        return text.where(~comma, text.str.replace(",", ".", regex=False)), comma
+    commas = text.str.match(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+    return text.where(~commas, text.str.replace(",", "", regex=False)), np.zeros(len(text), dtype=bool)
 
 
 def _parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
