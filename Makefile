@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-no-serve test lint format bench ui clean
+.PHONY: demo demo-no-serve test test-fast lint format bench ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## the inner loop (under two minutes): lint, then every test but the browser, Spark, PostgreSQL and slow ones
+FAST_MARKERS := not browser and not spark and not postgres and not slow
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest --ignore=tests/browser -m "$(FAST_MARKERS)" --durations=5
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -242,7 +242,9 @@ def run_child(
 
 @contextlib.contextmanager
 def mlflow_store() -> Iterator[str]:
-    """A temporary SQLite MLflow store, created once here (DESIGN §7: never by several processes at once).
+    """A temporary SQLite MLflow store, created once here, never by several processes at once.
+
+    Concurrent creation breaks an SQLite store (docs/architecture.md#measured-facts).
 
     Sets ``MLFLOW_TRACKING_URI`` for this process and its children; yields the URI.
     """

@@ -2,10 +2,10 @@
 
 Each command runs in its own process, as a user runs it, against a temporary SQLite store
 (``MLFLOW_TRACKING_URI``); peak RSS is the process's own ``ru_maxrss`` (``wait4``). These are the
-timings of issue 2's note (20k and 1M customers) and the memory figures of issue 4:
+timings of the CLI path (20k and 1M customers) and its memory figures (targets in bench/README.md):
 
 GEN·10M   ``segments generate`` of about 10M rows (the number of customers × 12 months that makes 10M
-          rows with the current generator, ~450-500k): time (issue 2: "well under a minute") and peak RSS.
+          rows with the current generator, ~450-500k): time (target: well under a minute) and peak RSS.
 MEM·10M   peak RSS of the whole path generate 10M rows → train (read, validate, features, sweep, MLflow)
           → promote → score: the largest of the four processes. Target ≤ 24 GiB.
 

@@ -1,4 +1,4 @@
-"""Issue 4's P3: the dashboard at 1M customers (first paint, selection update, bytes) and its memory at 5M.
+"""P3: the dashboard at 1M customers (first paint, selection update, bytes) and its memory at 5M.
 
 The dashboard is served by a **child process** (``dashboard.app.serve`` with an in-memory registry from
 ``dashboard.testing``, so the figures measure the dashboard, not MLflow); Debian's chromium drives the
@@ -16,7 +16,7 @@ script's polling is counted. For each size, each visit (``--repeats``) measures:
 * bytes received over the websocket for the page and for one brush (raw points would be ~16 MB at 1M);
 * the server's RSS with the session open, and its peak (``VmHWM``: warm-up and scoring included).
 
-Targets (issue 4, P3): at 1M customers, first paint ≤ 3 s, selection update ≤ 0.6 s (wall, and the
+Targets (P3, bench/README.md): at 1M customers, first paint ≤ 3 s, selection update ≤ 0.6 s (wall, and the
 server's work ≤ 0.6 s CPU), ≤ 3 MB sent to the browser for the page; at 5M customers, the server's
 peak RSS < 4 GiB with one session. Sizes other than these print their figures without a target.
 
@@ -72,7 +72,7 @@ TIMEOUT_MS = 300_000
 #: this long (the plots' redraw included).
 SETTLE_S = 2.0
 FULL_SIZES = (1_000_000, 5_000_000)
-#: Issue 4, P3: the size the time and byte targets are stated at, and the size of the memory target.
+#: P3: the size the time and byte targets are stated at, and the size of the memory target.
 TARGET_SIZE = 1_000_000
 RSS_SIZE = 5_000_000
 TARGETS = {"paint": 3.0, "brush": 0.6, "brush_cpu": 0.6, "page_MB": 3.0, "rss": 4 * c.GIB}

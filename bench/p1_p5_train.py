@@ -1,10 +1,10 @@
 """P1 and P5: the training sweep with everything vs a bare sweep, and MLflow's cost per child run.
 
-P1  ``fit_sweep`` + ``recommend_k`` + ``build_sweep_report`` (profiles, centroids, plots) + ``tracking.log_sweep``
-    (9 child runs with their params, metrics, artifacts and models, the parent, registration) on prebuilt
-    features, as ``segments train`` runs them, vs a *bare sweep* in the same run: the same transform and
-    scaling, ``KMeans(n_clusters=k, n_init=10, random_state=0)`` for each k and ``silhouette_score`` on a
-    10k sample. Target ≤ 2.0×.
+P1  ``fit_sweep`` + ``recommend_k`` + ``build_sweep_report`` (profiles, centroids, plots) + ``pipeline.log``
+    (``tracking.log_sweep``: 9 child runs with their params, metrics, artifacts and models, the parent,
+    registration) on prebuilt features, as ``segments train`` runs them, vs a *bare sweep* in the same
+    run: the same transform and scaling, ``KMeans(n_clusters=k, n_init=10, random_state=0)`` for each k
+    and ``silhouette_score`` on a 10k sample. Target ≤ 2.0×.
 P5  ``log_sweep`` time / number of k: everything that talks to MLflow (runs, params, metrics, artifacts,
     models, dataset input, registration), nothing subtracted; the report it logs is built before (and
     counted in P1). Target ≤ 0.3 s per child. P5·all adds the report (profiles and plots) per k: what
@@ -107,21 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     with c.mlflow_store():
         import mlflow.sklearn  # noqa: F401 -- imports are paid once per process, not per sweep
 
-        from workflow import tracking
+        from workflow import pipeline
         from workflow.clustering import fit_sweep, recommend_k
-        from workflow.data import ValidationReport
         from workflow.report import build_sweep_report
 
-        context = tracking.SweepContext(
-            data_path=str(features_path),
-            data_digest="bench",
-            as_of="bench",
-            n_rows=0,
-            home_country="FR",
-            report=ValidationReport(file="bench", rows_read=0, rows_kept=0, max_bad_share=0.05),
-            features=features,
-            k_spec=f"{KS[0]}-{KS[-1]}",
-        )
+        settings = pipeline.TrainSettings(data=features_path, k=f"{KS[0]}-{KS[-1]}", seed=SEED, n_init=N_INIT)
+        customers = pipeline.Customers.from_table(features, data_path=features_path, as_of="bench", digest="bench")
         bare_fits: list[tuple[float, float]] = []
         splits: list[c.Split] = []
         results: dict[str, object] = {}
@@ -138,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
                 split.seconds[REPORT_TOTAL] = time.perf_counter() - started
                 split.cpu[REPORT_TOTAL] = time.process_time() - cpu
                 started, cpu = time.perf_counter(), time.process_time()
-                tracking.log_sweep(sweep, recommendation, context, report=report)
+                training = pipeline.Training(settings, customers, sweep, recommendation, report=report)
+                pipeline.log(training)
                 split.seconds[LOG_TOTAL] = time.perf_counter() - started
                 split.cpu[LOG_TOTAL] = time.process_time() - cpu
             splits.append(split)

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
 
-#: The features of DESIGN §3 with the defaults of ``build_features`` (as-of = day after the last
-#: shipment, home country FR, express = Chrono 10/13/Express), in the canonical column order.
+#: The features of docs/architecture.md#customer-features with the defaults of ``build_features``
+#: (as-of = day after the last shipment, home country FR, express = Chrono 10/13/Express), in the canonical
+#: column order.
 SQL = """
 WITH src AS (SELECT * FROM read_parquet($path)),
      ref AS (SELECT date_trunc('day', max(date)) + INTERVAL 1 DAY AS as_of FROM src)

@@ -3,7 +3,7 @@
 P4·cold   a fresh Python process: ``from workflow import tracking`` + ``load_segment_model("production")``
           (imports included, interpreter start-up excluded), vs a fresh process that imports skops and
           loads the same ``model.skops`` file from disk (the least any loader must do). No target in the
-          issue; DESIGN §7 measured ≈ 4 s for a cold ``mlflow.sklearn.load_model``.
+          issue; docs/architecture.md#measured-facts says ≈ 4 s for a cold ``mlflow.sklearn.load_model``.
 P4·warm   the same call again in a process that has loaded it once, vs ``skops.io.load`` of the file in
           the same process. Target ≤ 0.1 s.
 P4·score  ``SegmentModel.score`` on 1M customers' features (segment, name, features), vs the bare
@@ -55,23 +55,14 @@ def register_production(features: pd.DataFrame, workdir: Path) -> Path:
     """Fit, log and promote a k=K model into the current store; return its downloaded ``model.skops``."""
     import mlflow.artifacts
 
-    from workflow import tracking
+    from workflow import pipeline, tracking
     from workflow.clustering import fit_sweep, recommend_k
-    from workflow.data import ValidationReport
 
     sample = features.sample(n=min(FIT_SAMPLE, len(features)), random_state=0)
     sweep = fit_sweep(sample, [K], random_state=0, n_init=10)
-    context = tracking.SweepContext(
-        data_path="bench",
-        data_digest="bench",
-        as_of="bench",
-        n_rows=0,
-        home_country="FR",
-        report=ValidationReport(file="bench", rows_read=0, rows_kept=0, max_bad_share=0.05),
-        features=sample,
-        k_spec=str(K),
-    )
-    result = tracking.log_sweep(sweep, recommend_k(sweep.table()), context)
+    customers = pipeline.Customers.from_table(sample, data_path="bench", as_of="bench", digest="bench")
+    settings = pipeline.TrainSettings(data=Path("bench"), k=str(K))
+    result = pipeline.log(pipeline.Training(settings, customers, sweep, recommend_k(sweep.table()))).result
     tracking.promote(result.version, reason="benchmark", force=True)
     folder = mlflow.artifacts.download_artifacts(f"models:/{tracking.MODEL_NAME}/{result.version}", dst_path=workdir)
     return next(Path(folder).rglob("*.skops"))

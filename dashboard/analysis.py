@@ -1,6 +1,6 @@
 """Pure computations behind the dashboard's views: projection, z-scores, histograms, lasso, migration, drift.
 
-Plain functions over arrays and DataFrames (DESIGN §6): no Panel, no MLflow, no paths. The store
+Plain functions over arrays and DataFrames (docs/architecture.md#design-rules): no Panel, no MLflow, no paths. The store
 calls them once per model and data, the tests check them against hand-computed values.
 """
 
@@ -11,6 +11,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
+
+# One implementation for the profile logged with each k and the heatmap of a selection (re-exported).
+from workflow.profiles import segment_means
+
+__all__ = [
+    "categorical_psi",
+    "histogram_codes",
+    "histogram_counts",
+    "histogram_edges",
+    "inside_polygon",
+    "migration_matrix",
+    "pca_projection",
+    "psi",
+    "psi_flag",
+    "psi_table",
+    "segment_means",
+    "shade_codes",
+    "share_change",
+]
 
 #: Conventional Population Stability Index thresholds (Siddiqi, "Credit Risk Scorecards", 2006):
 #: below 0.1 no meaningful shift, 0.1 to 0.25 a moderate shift, above 0.25 a major shift.
@@ -62,28 +81,6 @@ def pca_projection(
     explained = np.zeros(2)
     explained[:n_components] = pca.explained_variance_ratio_
     return coords, explained
-
-
-def segment_means(
-    values: np.ndarray, labels: np.ndarray, n_clusters: int, mask: np.ndarray | None = None
-) -> np.ndarray:
-    """Mean of each column per segment, over the customers in ``mask`` (all when None).
-
-    Returns an array of shape (n_clusters, n_columns) with NaN for segments without customers.
-    With ``values`` in the model's scaled space, these are the segments' z-scores.
-    """
-    if mask is not None:
-        values, labels = values[mask], labels[mask]
-    counts = np.bincount(labels, minlength=n_clusters).astype("float64")
-    sums = (
-        np.column_stack(
-            [np.bincount(labels, weights=values[:, j], minlength=n_clusters) for j in range(values.shape[1])]
-        )
-        if values.shape[1]
-        else np.zeros((n_clusters, 0))
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts[:, None]
 
 
 def histogram_edges(

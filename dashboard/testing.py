@@ -16,8 +16,9 @@ from sklearn.metrics import silhouette_score
 
 from workflow.clustering import make_pipeline, scaled_space
 from workflow.errors import ModelNotFoundError, StoreUnavailableError
-from workflow.model import SegmentModel
+from workflow.model import SegmentModel, VersionSummary
 from workflow.profiles import build_profile
+from workflow.tracking import MODEL_NAME, parse_model_ref
 
 
 def fit_model(
@@ -25,7 +26,7 @@ def fit_model(
     k: int,
     *,
     version: str = "1",
-    name: str = "customer-segments",
+    name: str = MODEL_NAME,
     data_path: str = "",
     as_of: str = "",
     random_state: int = 0,
@@ -62,19 +63,6 @@ def fit_model(
 
 
 @dataclass
-class Summary:
-    """Same fields as ``workflow.tracking.VersionSummary``."""
-
-    version: str
-    aliases: list[str]
-    k: int
-    silhouette: float
-    stability_ari: float
-    created: pd.Timestamp
-    data_digest: str
-
-
-@dataclass
 class FakeRegistry:
     """An in-memory model registry with the lookup rules and errors of ``workflow.tracking``.
 
@@ -96,11 +84,10 @@ class FakeRegistry:
     def _aliases_of(self, version: str) -> tuple[str, ...]:
         return tuple(sorted(alias for alias, v in self.aliases.items() if v == version))
 
-    def load(self, ref: str, model_name: str = "customer-segments") -> SegmentModel:
+    def load(self, ref: str, model_name: str = MODEL_NAME) -> SegmentModel:
         """Like ``tracking.load_segment_model``: alias, version, or ``models:/name/<version|@alias>``."""
         self._check()
-        if ref.startswith("models:/"):
-            ref = ref.split("/", 2)[-1].lstrip("@")
+        _name, ref = parse_model_ref(ref, model_name)
         version = self.aliases.get(ref, ref)
         if not self.models:
             raise ModelNotFoundError(f"no registered model named '{model_name}'")
@@ -110,11 +97,11 @@ class FakeRegistry:
         # A copy, as a fresh load would be: the same model object may sit in several registries.
         return replace(self.models[version], aliases=self._aliases_of(version))
 
-    def list(self, model_name: str = "customer-segments") -> list[Summary]:
+    def list(self, model_name: str = MODEL_NAME) -> list[VersionSummary]:
         """Like ``tracking.list_versions``: newest first."""
         self._check()
         return [
-            Summary(
+            VersionSummary(
                 version=version,
                 aliases=list(self._aliases_of(version)),
                 k=model.k,

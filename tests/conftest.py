@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from segments.cli import run
+from tests.support.stores import empty_store
 from workflow import tracking
-from workflow.cli import run
 
-#: The params and metrics of every child run (DESIGN §5), written out here rather than taken from the code.
+#: The params and metrics of every child run (docs/architecture.md, "MLflow contract"), written out here rather
+#: than taken from the code.
 CHILD_PARAMS = {"k", "features", "transform", "scaler", "n_init", "random_state", "n_customers", "data_digest", "as_of"}
 CHILD_METRICS = {
     "silhouette",
@@ -27,14 +29,17 @@ CHILD_METRICS = {
 
 @pytest.fixture
 def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh embedded store under ``tmp_path``: ``MLFLOW_TRACKING_URI`` points at it for the test."""
-    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    """A fresh embedded store under ``tmp_path``: ``MLFLOW_TRACKING_URI`` points at it for the test.
+
+    A copy of an empty store made once per test process: creating one runs MLflow's migrations (seconds).
+    """
+    uri = empty_store(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("SEGMENTS_USER", "tester")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     tracking.configure()
     yield uri
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Bad input never gives a traceback or a half-written store (issue 5, "Bad input").
+"""Bad input never gives a traceback or a half-written store .
 
 Every file of the corpus in ``tests/data/bad/`` (written by ``tests/data/make_bad_inputs.py``) goes
 through ``segments train --data FILE --k 2-3`` in-process, against a fresh SQLite MLflow store:
@@ -123,7 +123,7 @@ ACCEPTED = [
     ("utf8_bom.csv", ()),
     ("good.parquet", ()),
     ("renamed_columns.csv", MAPPING),
-    # Read since issue 10: other separators, a French spreadsheet's CSV, countries as names.
+    # Read like any other file: other separators, a French spreadsheet's CSV, countries as names.
     ("semicolon_delimiter.csv", ()),
     ("tab_delimiter.csv", ()),
     ("french_excel_export.csv", ()),
@@ -140,7 +140,7 @@ def empty_store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("template") / "mlruns" / "mlflow.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
-        patch.setattr(tracking, "_configured", None)
+        tracking.reset()
         tracking.configure()
     return db
 
@@ -153,10 +153,10 @@ def use_store_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("SEGMENTS_USER", "tester")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     tracking.configure()
     yield uri
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
 
 @pytest.fixture
@@ -333,7 +333,7 @@ def logged_validation(uri: str) -> dict:
 
 
 def test_guest_rows_are_left_out_not_counted_as_faults(mlflow_store: str, cli) -> None:
-    # 20 % of the rows have no customer id: far above --max-bad-share, and still no fault (issue 10).
+    # 20 % of the rows have no customer id: far above --max-bad-share, and still no fault (guest sales).
     path = BAD / "customer_id_missing.csv"
     result = cli("train", "--data", path, *TRAIN)
     assert_trained(result, mlflow_store)
@@ -356,14 +356,14 @@ def test_unknown_countries_are_reported_and_the_rows_kept(mlflow_store: str, cli
 @pytest.fixture(scope="module")
 def trained_store_db(empty_store_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """A store holding version 1 (candidate), trained once on the ids that need care; and the exit code."""
-    from workflow.cli import run
+    from segments.cli import run
 
     db = tmp_path_factory.mktemp("trained") / "mlruns" / "mlflow.db"
     db.parent.mkdir()
     shutil.copyfile(empty_store_db, db)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
-        patch.setattr(tracking, "_configured", None)
+        tracking.reset()
         code = run(["train", "--data", str(BAD / "ids_special.csv"), *TRAIN])
     return db, code
 

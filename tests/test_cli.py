@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import read_frame
@@ -92,6 +93,7 @@ def test_unknown_option_is_a_usage_error(cli) -> None:
 
 def test_console_script_and_module_entry_points() -> None:
     for command in (
+        [sys.executable, "-m", "segments", "--help"],
         [sys.executable, "-m", "workflow", "--help"],
         [str(Path(sys.executable).parent / "segments"), "--help"],
     ):
@@ -99,3 +101,35 @@ def test_console_script_and_module_entry_points() -> None:
         assert done.returncode == 0, done.stderr
         for name in ("generate", "train", "models", "promote", "rollback", "score", "dashboard", "ui", "demo"):
             assert name in done.stdout
+
+
+def test_the_pipeline_trains_what_the_command_trains(cli, mlflow_store: str, small_shipments: Path) -> None:
+    # `segments train` and `pipeline.train` run the same steps: same sweep, same k, same labels.
+    from workflow import pipeline
+
+    assert cli("train", "--data", small_shipments, "--k", "2-3", "--n-init", "1").code == 0
+    training = pipeline.train(pipeline.TrainSettings(data=small_shipments, k="2-3", n_init=1, currency="EUR"))
+    assert training.result.version == "2"
+    assert training.registered_k == training.recommendation.k == training.result.k
+    client = MlflowClient(mlflow_store)
+    first, second = (client.get_model_version("customer-segments", version) for version in ("1", "2"))
+    assert first.tags["k"] == second.tags["k"]
+    assert first.tags["data_digest"] == second.tags["data_digest"] == training.customers.digest
+    assert first.tags["as_of"] == training.customers.as_of
+    assert first.tags["currency"] == second.tags["currency"] == "EUR"
+    assert first.tags["segment_names"] == second.tags["segment_names"]
+
+
+def test_train_settings_refuse_bad_options_before_reading(tmp_path: Path) -> None:
+    from workflow.errors import DataError
+    from workflow.pipeline import TrainSettings
+
+    missing = tmp_path / "not-there.csv"  # never opened: every refusal comes first
+    for options, message in [
+        ({"k": "2-4", "choose": 9}, "--choose 9 is not in --k 2-4"),
+        ({"features": ("recency_days", "nope")}, "nope"),
+        ({"engine": "dask"}, "--engine dask"),
+        ({"k": "5-2"}, "reversed"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            TrainSettings(data=missing, **options).ks  # noqa: B018 -- parsing k is the check

@@ -68,13 +68,24 @@ def test_sweep_pipeline_predicts_its_own_labels() -> None:
 
 
 def test_metrics_match_hand_computation_on_two_points_per_cluster() -> None:
-    # Two tight pairs far apart: every point's silhouette is 1 - a/b with a tiny a.
-    frame = pd.DataFrame({"frequency": [1.0, 1.0, 1000.0, 1000.0], "late_rate": [0.0, 0.01, 0.5, 0.51]})
+    # One untransformed feature (a share): standard scaling is then an affine map of the line, which
+    # leaves the silhouette, Calinski-Harabasz and Davies-Bouldin unchanged, so they are computed here
+    # on the raw values 0, 0.2 | 0.8, 1 (centres 0.1 and 0.9, overall mean 0.5).
+    frame = pd.DataFrame({"late_rate": [0.0, 0.2, 0.8, 1.0]})
     sweep = fit_sweep(frame, [2], stability_resamples=0)
     metrics = sweep.trial(2).metrics
+    # Silhouette 1 - a/b: 0 and 1 have a = 0.2, b = (0.8 + 1.0) / 2 = 0.9; 0.2 and 0.8 have a = 0.2,
+    # b = (0.6 + 0.8) / 2 = 0.7. Mean of 7/9, 5/7, 5/7, 7/9.
+    assert metrics["silhouette"] == pytest.approx((7 / 9 + 5 / 7) / 2)
+    # Calinski-Harabasz: between = 2 * 0.4² * 2 = 0.64 over k - 1 = 1; within = 4 * 0.1² = 0.04 over
+    # n - k = 2: 0.64 / 0.02.
+    assert metrics["calinski_harabasz"] == pytest.approx(32.0)
+    # Davies-Bouldin: each cluster's mean distance to its centre is 0.1, the centres are 0.8 apart.
+    assert metrics["davies_bouldin"] == pytest.approx((0.1 + 0.1) / 0.8)
+    # Inertia is measured in the scaled space: within (0.04) over the variance of the values (0.17).
+    assert metrics["inertia"] == pytest.approx(0.04 / 0.17)
     assert metrics["min_cluster_share"] == 0.5
     assert metrics["n_clusters"] == 2
-    assert metrics["silhouette"] > 0.95
     assert np.isnan(metrics["stability_ari"])
 
 

@@ -1,6 +1,6 @@
 """``segments dashboard --basic-auth``: the login flow over plain HTTP, and the default listen address.
 
-The dashboard runs as a real process (``python -m workflow dashboard``) on a free port; the tests talk
+The dashboard runs as a real process (``python -m segments dashboard``) on a free port; the tests talk
 to it with ``http.client`` (no browser, no redirects followed), so each answer of the server is seen as
 it is: a redirect to the login page, the login page, a refused or accepted login, the cookie, the app.
 

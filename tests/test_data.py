@@ -1,4 +1,7 @@
-"""Reading and validating shipment files (DESIGN §2): formats, mapping, row faults and the report."""
+"""Reading and validating shipment files: formats, mapping, row faults and the report.
+
+The contract: docs/architecture.md#data-contract.
+"""
 
 from __future__ import annotations
 
@@ -163,7 +166,7 @@ def test_ids_are_text_and_only_an_empty_cell_is_missing(tmp_path: Path) -> None:
     )
     frame, report = read(path)
     assert frame["customer_id"].tolist() == ["007", "NA", "NULL", "ACME, Inc.", 'Le "Pli"', "<b>x</b>"]
-    # The empty id is a guest sale (issue 10): left out and counted apart, not a fault.
+    # The empty id is a guest sale: left out and counted apart, not a fault.
     assert not report.problems
     assert (report.guest_rows, report.rows_kept, report.rows_dropped) == (1, 6, 0)
 
@@ -272,7 +275,7 @@ def test_row_faults_are_dropped_and_reported_with_row_numbers(tmp_path: Path) ->
     path = write_csv(tmp_path / "faulty.csv", FAULTY)
     frame, report = read(path, max_bad_share=1.0)
     problems = {(p.column, p.rule): (p.count, p.rows) for p in report.problems}
-    # Row 3 has no customer id: a guest sale, left out apart (issue 10); row 10's "France" is FR.
+    # Row 3 has no customer id: a guest sale, left out apart; row 10's "France" is FR.
     assert problems == {
         ("amount", "not a number"): (2, [2, 12]),
         ("date", AMBIGUOUS_DATE): (1, [4]),
@@ -352,7 +355,7 @@ def test_ambiguous_and_unparseable_dates_are_told_apart(tmp_path: Path) -> None:
         A,2026-03-06,1
         """,
     )
-    # Mostly year first: an ISO column, whose day/month values are faults (issue 10 reads a column
+    # Mostly year first: an ISO column, whose day/month values are faults (a column is read
     # mostly written day/month in its detected order: see tests/test_reading.py).
     frame, report = read(path, max_bad_share=1.0)
     problems = {p.rule: p.rows for p in report.problems}

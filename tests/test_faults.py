@@ -1,6 +1,6 @@
-"""Faults (issue 5): kill -9 and SIGTERM mid-sweep, unreachable stores, concurrent train and promote, lost artifacts.
+"""Faults: kill -9 and SIGTERM mid-sweep, unreachable stores, concurrent train and promote, lost artifacts.
 
-Everything here uses real processes (``python -m workflow …``, the console script's entry point) on real
+Everything here uses real processes (``python -m segments …``, the console script's entry point) on real
 SQLite files; nothing of MLflow is mocked. Each test can fail: the comments say what a failure would mean.
 """
 
@@ -127,6 +127,7 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory, small_shipments: Path)
         return {name: future.result() for name, future in futures.items()}
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 def test_kill_9_mid_sweep_keeps_logged_runs_readable_and_the_next_train_reaps_them(
     interrupted: dict[str, Interrupted], small_shipments: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,7 +162,7 @@ def test_kill_9_mid_sweep_keeps_logged_runs_readable_and_the_next_train_reaps_th
     assert parent.info.run_id in stale
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", killed.uri)
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     # `segments models` answers (nothing registered) without a traceback and tells of the stale runs,
     # read-only: it does not mark them.
     listed = cli("models")
@@ -190,9 +191,10 @@ def test_kill_9_mid_sweep_keeps_logged_runs_readable_and_the_next_train_reaps_th
     listed = cli("models")
     assert listed.code == 0, listed.err
     assert "1 run(s) still marked RUNNING by a process that is gone" in " ".join(listed.out.split())
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 def test_sigterm_mid_sweep_ends_the_open_runs_killed_and_registers_nothing(
     interrupted: dict[str, Interrupted],
 ) -> None:
@@ -208,6 +210,7 @@ def test_sigterm_mid_sweep_ends_the_open_runs_killed_and_registers_nothing(
     assert integrity(db_path(stopped.uri)) == "ok"
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 def test_sigterm_mid_sweep_exits_130_and_says_interrupted(interrupted: dict[str, Interrupted]) -> None:
     done = interrupted["SIGTERM"].done
     assert done.code == 130, done.describe()
@@ -347,6 +350,7 @@ def broken_stores(tmp_path_factory: pytest.TempPathFactory, small_shipments: Pat
     return outcome
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 @pytest.mark.parametrize(("scenario", "command"), CASES)
 def test_unreachable_store_is_exit_2_with_one_clear_line(
     broken_stores: BrokenStores, scenario: str, command: str, request: pytest.FixtureRequest
@@ -375,6 +379,7 @@ def test_unreachable_store_is_exit_2_with_one_clear_line(
         assert broken_stores.digests_after[scenario] == broken_stores.digests_before[scenario]
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 @pytest.mark.parametrize("scenario", ["closed-port", "corrupt-file"])
 def test_the_dashboard_explains_an_unreachable_store(
     scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -392,7 +397,7 @@ def test_the_dashboard_explains_an_unreachable_store(
         uri, says = f"sqlite:///{broken}", "file is not a database"
     before = _digest(broken) if broken else None
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
     store = DataStore()  # the default loaders, as `segments dashboard` builds it
 
@@ -414,6 +419,7 @@ def test_the_dashboard_explains_an_unreachable_store(
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 def test_two_trains_at_once_on_a_new_embedded_store_both_register(small_shipments: Path, tmp_path: Path) -> None:
     home = tmp_path / "project"  # SEGMENTS_HOME with no mlruns/ yet: both processes find no store
     env = cli_env(SEGMENTS_HOME=str(home))
@@ -457,6 +463,7 @@ def replay(trail: list[str], alias: str = "production") -> tuple[list[tuple[str,
     return moves, breaks
 
 
+@pytest.mark.slow  # real processes: a train, a kill, a served page
 def test_promotions_at_once_leave_one_holder_and_a_consistent_audit_trail(
     small_shipments: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,7 @@
-"""Customer features (DESIGN §3): hand-computed values on a tiny file, as-of windows, and properties."""
+"""Customer features: hand-computed values on a tiny file, as-of windows, and properties.
+
+The definitions: docs/architecture.md#customer-features.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Reading the files people have (issue 10): formats, CSV dialects, order lines, dates, countries, guests,
-and the read options recorded with a model and reused by ``score``."""
+"""Reading the files people have: formats, CSV dialects, order lines, dates, countries, guests, and the read
+options recorded with a model and reused by ``score`` (docs/architecture.md#reading-options)."""
 
 from __future__ import annotations
 
@@ -538,7 +538,7 @@ def test_dashboard_loader_uses_the_recorded_options(tmp_path: Path) -> None:
 
 
 def test_the_spark_engine_refuses_what_it_does_not_apply(tmp_path: Path, mlflow_store: str, cli) -> None:
-    from workflow.spark_engine import _refuse_order_lines
+    from workflow.spark_engine.data import _refuse_order_lines
 
     header = ["Invoice", "Customer", "Quantity", "Price"]
     with pytest.raises(DataError, match=r"--columns order_id=Invoice, amount=Quantity\*Price: the Spark engine"):
@@ -636,3 +636,36 @@ def test_the_real_log_reads_the_same_from_every_shape(real_sample: Path, tmp_pat
     shipments_xl, _ = read_shipments(book, options=ReadOptions.from_cli(REAL_MAPPING))
     pd.testing.assert_frame_equal(build_features(shipments_xl, home_country="GB"), expected)
     assert np.array_equal(np.sort(shipments_xl["customer_id"].unique()), np.sort(shipments["customer_id"].unique()))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            '[{"customer_id": "A", "date": "2026-01-01", "amount": 12.5}]\n',
+            "looks like JSON (the first line starts with '[')",
+        ),
+        (
+            '{"customer_id": "A", "date": "2026-01-01", "amount": 12.5}\n',
+            "looks like JSON (the first line starts with '{')",
+        ),
+        ("<html><body>Export failed</body></html>\n", "looks like XML or HTML (the first line starts with '<')"),
+    ],
+)
+def test_json_or_html_given_as_csv_is_named_in_one_short_line(text: str, says: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "export.csv", text)
+    with pytest.raises(DataError) as refused:
+        read(path)
+    message = str(refused.value)
+    assert message == f"{path}: {says}, not CSV; export it as CSV with a header line, or as Parquet"
+    assert "\n" not in message
+    assert len(message) < 200
+
+
+def test_a_long_header_is_cut_in_the_message(tmp_path: Path) -> None:
+    names = [f"column_with_a_long_name_{i}" for i in range(40)]
+    path = write_csv(tmp_path / "wide.csv", ",".join(names) + "\n" + ",".join("1" * 40) + "\n")
+    with pytest.raises(DataError, match=r"missing required column\(s\) customer_id, date, amount") as refused:
+        read(path)
+    assert "… (40 columns)" in str(refused.value)
+    assert len(str(refused.value)) < 400

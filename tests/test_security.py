@@ -1,4 +1,4 @@
-"""Security (issue 5): only skops models with our trusted types load; no secret reaches MLflow or the repo.
+"""Security: only skops models with our trusted types load; no secret reaches MLflow or the repo.
 
 Real stores, real model files: a cloudpickle model whose unpickling would create a file, a skops model that
 whitelists ``os.system`` in its own MLmodel, a train run with secrets in its environment, and a scan of the
@@ -142,6 +142,7 @@ SECRET_VARIABLES = (
 )
 
 
+@pytest.mark.slow  # a real train process
 def test_no_secret_from_the_environment_reaches_runs_tags_or_artifacts(small_shipments: Path, tmp_path: Path) -> None:
     values = {name: f"{name.lower()}-{secrets.token_hex(12)}" for name in SECRET_VARIABLES}
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
@@ -180,9 +181,9 @@ def test_a_password_in_the_tracking_uri_is_not_printed(cli, monkeypatch: pytest.
     # a dead database for ~100 s before failing, too slow for this test).
     password = secrets.token_hex(8)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://admin:{password}@127.0.0.1:{free_port()}/")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     result = cli("models")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     assert result.code == 2, result.err
     assert "127.0.0.1" in result.err  # the store is still named
     assert password not in result.err + result.out

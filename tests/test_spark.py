@@ -1,4 +1,4 @@
-"""The Spark engine (issue 4): the same features, segments and MLflow contract as the pandas/sklearn path.
+"""The Spark engine: the same features, segments and MLflow contract as the pandas/sklearn path.
 
 Spark runs in ``local[2]`` mode with one session for the whole test run. Without pyspark or Java
 the module is skipped, except under ``CI=true``, where the Spark tests must run: there a missing
@@ -21,7 +21,7 @@ from sklearn.metrics import (
     davies_bouldin_score,
 )
 
-from workflow import tracking
+from workflow import pipeline, tracking
 from workflow.clustering import METRIC_NAMES, assign_segments, fit_sweep, make_pipeline, recommend_k, scaled_space
 from workflow.data import read_shipments
 from workflow.errors import DataError, SegmentsError
@@ -47,8 +47,10 @@ if _MISSING is not None:
     pytest.skip(_MISSING, allow_module_level=True)
 
 from workflow import spark_engine  # noqa: E402 -- only once pyspark is known to be importable
+from workflow.spark_engine.sweep import _ari_from_contingency  # noqa: E402
 
 pytestmark = [
+    pytest.mark.spark,
     # pyspark's collect() leaves the socket it reads results from to the garbage collector (pyspark 4.0).
     pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
 ]
@@ -240,8 +242,8 @@ def test_ari_from_contingency_is_sklearns() -> None:
         table = np.zeros((4, 5), dtype="int64")
         np.add.at(table, (first, second), 1)
         expected = adjusted_rand_score(first, second)
-        assert spark_engine._ari_from_contingency(table) == pytest.approx(expected, rel=1e-12)
-    assert spark_engine._ari_from_contingency(np.diag([3, 4])) == 1.0
+        assert _ari_from_contingency(table) == pytest.approx(expected, rel=1e-12)
+    assert _ari_from_contingency(np.diag([3, 4])) == 1.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -250,21 +252,16 @@ def test_ari_from_contingency_is_sklearns() -> None:
 
 
 def _log(sweep, features: pd.DataFrame, digest: str, report, path: Path, experiment: str):
-    context = tracking.SweepContext(
-        data_path=str(path),
-        data_digest=digest,
-        as_of="2026-11-01",
-        n_rows=report.rows_kept,
-        home_country="FR",
-        report=report,
-        features=features,
-        k_spec=",".join(map(str, KS)),
-    )
-    return tracking.log_sweep(sweep, recommend_k(sweep.table()), context, experiment=experiment)
+    customers = pipeline.Customers(features, "2026-11-01", report.rows_kept, digest, report, str(path))
+    settings = pipeline.TrainSettings(data=path, k=",".join(map(str, KS)), experiment=experiment)
+    return pipeline.log(pipeline.Training(settings, customers, sweep, recommend_k(sweep.table()))).result
 
 
 def _contract(result) -> dict[str, object]:
-    """What DESIGN §5 fixes about a logged sweep: run names, kinds, param/metric names, artifacts."""
+    """What the MLflow contract fixes about a logged sweep: run names, kinds, param/metric names, artifacts.
+
+    See docs/architecture.md#mlflow-contract.
+    """
     client = tracking.client()
     parent = client.get_run(result.parent_run_id)
     children = {k: client.get_run(run_id) for k, run_id in result.child_run_ids.items()}

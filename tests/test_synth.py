@@ -1,4 +1,7 @@
-"""The synthetic shipments generator: contract (DESIGN §2), determinism, archetype behaviour, files."""
+"""The synthetic shipments generator: data contract, determinism, archetype behaviour, files.
+
+The contract: docs/architecture.md#data-contract.
+"""
 
 from __future__ import annotations
 

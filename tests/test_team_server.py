@@ -1,4 +1,4 @@
-"""Team server (issue 4): a real PostgreSQL and ``mlflow server --app-name basic-auth`` on localhost.
+"""Team server: a real PostgreSQL and ``mlflow server --app-name basic-auth`` on localhost.
 
 The test starts its own PostgreSQL cluster (Debian's ``postgresql`` package: ``initdb`` + ``pg_ctl``, as a
 non-root user, on a free port, in a temporary folder) and an MLflow server on it with basic auth and proxied
@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.support.processes import Done, cli_env, free_port, run, segments_command, wait_until
@@ -36,6 +37,8 @@ from workflow.errors import StoreUnavailableError
 MODEL = "customer-segments"
 NO_GATES = ("--min-silhouette", "-1", "--min-stability", "-1")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+pytestmark = pytest.mark.postgres
 
 
 def require(condition: object, reason: str) -> None:
@@ -259,11 +262,11 @@ def use_server(monkeypatch: pytest.MonkeyPatch, server: TeamServer, username: st
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
 
 def test_train_promote_and_model_load_go_through_the_team_server(
-    team_server: TeamServer, trained_on_server: Trained, monkeypatch: pytest.MonkeyPatch
+    team_server: TeamServer, trained_on_server: Trained, small_shipments: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
@@ -278,14 +281,17 @@ def test_train_promote_and_model_load_go_through_the_team_server(
     try:
         model = tracking.load_segment_model("production")
         trail = tracking.audit_trail()
+        # The training customers come through the server too: the dashboard machine needs no training file.
+        customers = tracking.load_customers(model.customers_run_id)
     finally:
-        monkeypatch.setattr(tracking, "_configured", None)
+        tracking.reset()
     assert model.version == "1"
     assert set(model.aliases) == {"candidate", "production"}
     assert model.profile is not None
     assert len(model.segment_names) == model.n_labels  # the K-means segments and the set-aside groups
     assert len(trail) == 1
     assert "production: - -> 1 by tester (team server)" in trail[0]
+    assert len(customers) == pd.read_csv(small_shipments)["customer_id"].nunique()
 
     # Everything lives on the server's side: runs and registry in PostgreSQL, files under its artifact folder,
     # and no embedded store anywhere near the client.
@@ -313,7 +319,7 @@ def test_a_reader_may_list_but_not_promote(
         listed = cli("models")
         refused = cli("promote", "1", "--alias", "staging", *NO_GATES)
     finally:
-        monkeypatch.setattr(tracking, "_configured", None)
+        tracking.reset()
     assert listed.code == 0, listed.err
     assert "candidate, production" in listed.out
     assert refused.code == 2, refused.err
@@ -335,7 +341,7 @@ def test_the_team_server_refuses_anonymous_and_wrong_credentials(
     with pytest.raises(StoreUnavailableError, match="401"):
         tracking.configure()
     result = cli("models")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     assert result.code == 2, result.err
     lines = [line for line in result.err.splitlines() if line.strip()]
     assert len(lines) == 1, result.err

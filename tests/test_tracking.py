@@ -1,4 +1,4 @@
-"""The MLflow contract (DESIGN §5) against a real temporary SQLite store: runs, registry, promotion, loading."""
+"""The MLflow contract (docs/architecture.md) against a real temporary SQLite store: runs, registry, loading."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -20,7 +20,7 @@ from tests.conftest import CHILD_METRICS, CHILD_PARAMS
 from workflow import tracking
 from workflow.clustering import Sweep, fit_sweep, recommend_k
 from workflow.data import data_digest, read_shipments
-from workflow.errors import GateError, ModelNotFoundError
+from workflow.errors import DataError, GateError, ModelNotFoundError
 from workflow.features import build_features
 
 KS = [2, 3, 4]
@@ -144,6 +144,8 @@ def test_choose_registers_another_k(mlflow_store: str, trained: Trained) -> None
     result = log(trained, chosen_k=other)
     assert result.k == other
     assert tracking.load_segment_model("candidate").k == other
+    description = MlflowClient(mlflow_store).get_model_version("customer-segments", result.version).description
+    assert f"Registered k={other} instead (chosen with `--choose`)." in description
 
 
 def test_promote_and_rollback_move_aliases_and_write_the_audit_trail(mlflow_store: str, trained: Trained) -> None:
@@ -210,7 +212,7 @@ def test_unknown_versions_and_aliases_are_clear_errors(mlflow_store: str, traine
 def test_failed_sweep_registers_nothing_and_leaves_no_running_run(
     mlflow_store: str, trained: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_log_files = tracking._log_files
+    real_log_files = tracking.runs._log_files
     calls: list[list[str]] = []
 
     def disk_full_at_the_first_child(files: dict[str, str | bytes]) -> None:
@@ -219,7 +221,7 @@ def test_failed_sweep_registers_nothing_and_leaves_no_running_run(
             raise OSError("disk full")
         real_log_files(files)
 
-    monkeypatch.setattr(tracking, "_log_files", disk_full_at_the_first_child)
+    monkeypatch.setattr(tracking.runs, "_log_files", disk_full_at_the_first_child)
     with pytest.raises(OSError, match="disk full"):
         log(trained)
     assert calls[1] == ["centroids.csv", "profile.csv", "silhouette.png"]
@@ -240,7 +242,7 @@ def test_interrupted_sweep_ends_runs_killed(
     def interrupted(_files: dict[str, str | bytes]) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tracking, "_log_files", interrupted)
+    monkeypatch.setattr(tracking.runs, "_log_files", interrupted)
     with pytest.raises(KeyboardInterrupt):
         log(trained)
     client = MlflowClient(mlflow_store)
@@ -316,12 +318,12 @@ def test_store_is_created_once_under_the_project_or_the_given_uri(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("SEGMENTS_HOME", str(tmp_path))
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     uri = tracking.configure()
     assert uri == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
     assert tracking.artifact_root(uri) == (tmp_path / "mlruns" / "artifacts").as_uri()
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
 
 
 def test_unreachable_store_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,7 +332,212 @@ def test_unreachable_store_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlruns/mlflow.db")
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
     with pytest.raises(StoreUnavailableError, match="cannot create the store folder"):
         tracking.configure()
-    monkeypatch.setattr(tracking, "_configured", None)
+    tracking.reset()
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 11: gates, the customers in the registry, MLflow's own clients, no module state
+# --------------------------------------------------------------------------------------------------
+
+
+def test_force_overrides_a_metric_gate_but_never_the_data_contract(mlflow_store: str, trained: Trained) -> None:
+    log(trained)
+    strict = tracking.Gates(min_silhouette=0.99, min_stability=0.8)
+    failures = tracking.check_gates(MlflowClient(mlflow_store).get_model_version("customer-segments", "1"), strict)
+    assert [(failure.gate, failure.overridable) for failure in failures] == [("silhouette", True)]
+    assert tracking.promote("1", gates=strict, force=True, reason="pilot")["version"] == "1"
+
+    # A version fitted on a column outside the data contract: sound artifacts, only the contract gate fails.
+    features = trained.context.features.assign(shoe_size=np.arange(len(trained.context.features)) % 7 + 38.0)
+    sweep = fit_sweep(features, [2], random_state=0, n_init=1)
+    context = replace(trained.context, features=features, k_spec="2")
+    tracking.log_sweep(sweep, recommend_k(sweep.table()), context)
+    version = MlflowClient(mlflow_store).get_model_version("customer-segments", "2")
+    failures = tracking.check_gates(version, tracking.Gates(min_silhouette=-1, min_stability=-1))
+    assert [(failure.gate, failure.overridable) for failure in failures] == [("contract", False)]
+    assert "shoe_size" in failures[0].message
+    with pytest.raises(GateError, match=r"features \['shoe_size'\] are not in the data contract") as refused:
+        tracking.promote("2", force=True, reason="force it anyway")
+    assert "--force" not in str(refused.value)  # no advice to force what cannot be forced
+    aliases = MlflowClient(mlflow_store).get_registered_model("customer-segments").aliases
+    assert str(aliases["production"]) == "1"
+
+
+def test_the_training_customers_are_logged_with_the_sweep_and_load_by_run(mlflow_store: str, trained: Trained) -> None:
+    result = log(trained)
+    client = MlflowClient(mlflow_store)
+    assert tracking.CUSTOMERS_ARTIFACT in {a.path for a in client.list_artifacts(result.parent_run_id)}
+    model = tracking.load_segment_model("1")
+    assert model.customers_run_id == result.parent_run_id
+    customers = tracking.load_customers(model.customers_run_id)
+    pd.testing.assert_frame_equal(customers, trained.context.features)
+    assert tracking.load_customers(model.customers_run_id) is customers  # cached per run
+    with pytest.raises(DataError, match=r"customers\.parquet unreadable"):
+        tracking.load_customers(result.child_run_ids[result.k])  # a child run holds no customers
+
+
+def test_the_dashboard_reads_the_training_customers_from_the_registry_not_the_file(
+    mlflow_store: str, tmp_path: Path
+) -> None:
+    from dashboard.store import DataStore, Drift
+    from segments.cli import run
+
+    data, newer = tmp_path / "shipments.parquet", tmp_path / "newer.parquet"
+    for path, seed in ((data, "4"), (newer, "5")):
+        assert run(["generate", "--customers", "300", "--months", "4", "--seed", seed, "--out", str(path)]) == 0
+    assert run(["train", "--data", str(data), "--k", "2-3", "--n-init", "1"]) == 0
+    customers = pd.read_parquet(data)["customer_id"].nunique()
+    data.unlink()  # the trainer's file is gone (another machine, moved, deleted)
+
+    store = DataStore(model_ref="candidate")  # the default loaders, as `segments dashboard` builds them
+    assert store.problem is None, store.problem and store.problem.message("en")
+    assert store.model is not None
+    assert store.model.version == "1"
+    assert len(store.customers) == customers
+
+    with_data = DataStore(model_ref="candidate", data_path=str(newer))
+    assert with_data.problem is None
+    drift = with_data.drift()
+    assert isinstance(drift, Drift)
+    assert drift.n_reference == customers
+    assert drift.n_current == pd.read_parquet(newer)["customer_id"].nunique()
+
+
+def test_mlflow_pyfunc_takes_integer_counts_and_answers_segment_names(mlflow_store: str, trained: Trained) -> None:
+    log(trained)
+    model = tracking.load_segment_model("candidate")
+    # What a user naturally passes: whole numbers of orders and days as int64, money as float.
+    frame = trained.context.features[model.features].reset_index(drop=True)
+    counts = [name for name in ("recency_days", "frequency", "tenure_days") if name in frame]
+    frame[counts] = frame[counts].round().astype("int64")
+    assert (frame.dtypes == "int64").any()
+
+    predicted = mlflow.pyfunc.load_model("models:/customer-segments@candidate").predict(frame)
+
+    expected = model.score(frame.astype("float64"))
+    assert list(predicted.columns) == ["segment", "segment_name"]
+    np.testing.assert_array_equal(predicted["segment"].to_numpy(), expected["segment"].to_numpy())
+    assert predicted["segment_name"].tolist() == expected["segment_name"].tolist()
+    # The sklearn flavour is still the skops pipeline the product loads.
+    assert mlflow.models.get_model_info("models:/customer-segments/1").flavors["sklearn"]["serialization_format"] == (
+        "skops"
+    )
+
+
+def test_the_experiment_opens_on_training_runs_in_the_mlflow_ui(mlflow_store: str, trained: Trained) -> None:
+    client = MlflowClient(mlflow_store)
+    # An experiment created before the tag existed gets it at the next sweep.
+    client.create_experiment("older", artifact_location=tracking.artifact_root(mlflow_store))
+    log(trained)
+    tracking.log_sweep(trained.sweep, recommend_k(trained.sweep.table()), trained.context, experiment="older")
+    for name in ("customer-segments", "older"):
+        assert client.get_experiment_by_name(name).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_model_and_its_versions_have_markdown_descriptions(mlflow_store: str, trained: Trained) -> None:
+    result = log(trained)
+    client = MlflowClient(mlflow_store)
+    version = client.get_model_version("customer-segments", result.version)
+    model = tracking.load_segment_model(result.version)
+    profile = model.profile
+    assert version.description.startswith(recommend_k(trained.sweep.table()).reason + "\n\n|")
+    assert "| segment | name | customers | revenue share | description |" in version.description
+    for segment, row in profile.iterrows():
+        size = f"{int(row['size']):,} ({row['share']:.1%})"
+        revenue = f"{row['revenue_share']:.1%}" if pd.notna(row["revenue_share"]) else "-"
+        suffix = " (set aside)" if row["kind"] == "set_aside" else ""
+        described = row["description"] if isinstance(row["description"], str) else ""
+        assert f"| {segment} | {row['name']}{suffix} | {size} | {revenue} | {described} |" in version.description
+    registered = client.get_registered_model("customer-segments").description
+    assert "### Latest version: 1" in registered
+    assert version.description in registered
+
+
+def test_mlflow_info_lines_stay_out_of_the_cli_output(
+    cli, small_shipments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}")  # created by train
+    monkeypatch.setenv("SEGMENTS_USER", "tester")
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
+    tracking.reset()
+    try:
+        result = cli("train", "--data", small_shipments, "--k", "2-3", "--n-init", "1")
+    finally:
+        tracking.reset()
+    assert result.code == 0, result.err
+    output = result.out + result.err
+    for noise in ("Creating initial MLflow database tables", "Successfully registered model", "Created version"):
+        assert noise not in output
+
+
+def test_reset_forgets_the_store_so_the_next_configure_checks_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    probes: list[str] = []
+    real_probe = tracking.store._probe
+    monkeypatch.setattr(tracking.store, "_probe", lambda uri: (probes.append(uri), real_probe(uri)))
+    tracking.reset()
+    uri = tracking.configure()
+    tracking.configure()  # the same store, already checked: not probed again
+    assert probes == [uri]
+    tracking.reset()
+    tracking.configure()
+    assert probes == [uri, uri]
+    tracking.reset()
+
+
+def test_one_version_summary_for_tracking_and_the_dashboard() -> None:
+    import dashboard.store
+    import dashboard.testing
+    from workflow.model import VersionSummary
+
+    assert tracking.VersionSummary is VersionSummary
+    assert dashboard.store.VersionSummary is VersionSummary
+    assert not hasattr(dashboard.testing, "Summary")
+
+
+@pytest.mark.slow  # starts a model server process (~15 s): make test runs it, make test-fast does not
+def test_mlflow_models_serve_answers_segment_names(mlflow_store: str, trained: Trained, tmp_path: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    from tests.support.processes import free_port
+
+    log(trained)
+    model = tracking.load_segment_model("candidate")
+    rows = trained.context.features[model.features].head(20).reset_index(drop=True)
+    rows["frequency"] = rows["frequency"].round().astype("int64")
+    port = free_port()
+    # uvicorn, which `mlflow models serve` runs, is in this environment's bin folder.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/customer-segments/1"]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
+    with (tmp_path / "serve.log").open("wb") as log_file:
+        server = subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.5)
+        body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    expected = model.score(rows.astype("float64"))
+    assert [p["segment"] for p in predictions] == expected["segment"].tolist()
+    assert [p["segment_name"] for p in predictions] == expected["segment_name"].tolist()

@@ -11,7 +11,7 @@ The pipeline is ``transform → scale → kmeans``:
   ufuncs, so the saved model needs nothing from this package to load (skops trusts them by name).
 * ``scale`` standardises, so that every feature weighs the same in the Euclidean distance.
 * ``kmeans`` is Lloyd's K-means with ``n_init`` restarts: one restart misses the best solution
-  often enough on real data (DESIGN §7) that labels would change between runs.
+  often enough on real data (docs/architecture.md#measured-facts) that labels would change between runs.
 
 The transform and the scaler do not depend on k, so the sweep fits them once and reuses the scaled
 matrix for every k.

@@ -1,4 +1,4 @@
-"""Country values to ISO 3166-1 alpha-2 codes, through pycountry (DESIGN §2, issue 10).
+"""Country values to ISO 3166-1 alpha-2 codes, through pycountry (docs/architecture.md#data-contract).
 
 Exports write countries as codes (``FR``, ``FRA``) or names, in English (``United Kingdom``, ``USA``)
 or in the language of the system that wrote them (``Royaume-Uni``, ``EIRE``, ``Deutschland``). Names

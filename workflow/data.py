@@ -1,4 +1,4 @@
-"""Reading and validating shipment files (DESIGN §2, issue 10 "Read the files people have").
+"""Reading and validating shipment files (docs/architecture.md#data-contract).
 
 ``read_shipments`` is the one entry point: it opens the file (``workflow.reading``: CSV plain or
 gzip in any of the usual dialects, Parquet, Excel), maps the columns, parses types strictly (dates by
@@ -41,13 +41,20 @@ __all__ = [
     "AMBIGUOUS_DATE",
     "DAY_MONTH_PATTERN",
     "ISO_DATE_PATTERN",
+    "MISSING_VALUE",
+    "NEGATIVE_WEIGHT",
+    "NOT_A_BOOLEAN",
+    "NOT_A_NUMBER",
+    "NOT_FINITE",
     "UNPARSEABLE_DATE",
     "UTC_OFFSET_PATTERN",
     "Problem",
     "ReadOptions",
     "ValidationReport",
+    "check_counts",
     "check_header",
     "data_digest",
+    "future_date_rule",
     "group_orders",
     "parse_column_mapping",
     "read_shipments",
@@ -86,6 +93,19 @@ TRUE_TEXT = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_TEXT = ("false", "f", "no", "n", "0", "0.0")
 DECIMAL_MARKS = (".", ",")
 _PRODUCT = "*"
+
+#: Names of the row rules as reports show them; the Spark engine reports the same rules with the same
+#: names (a test compares the two engines' reports on one faulty file).
+MISSING_VALUE = "missing value"
+NOT_A_NUMBER = "not a number"
+NOT_FINITE = "not a finite number"
+NEGATIVE_WEIGHT = "negative weight"
+NOT_A_BOOLEAN = "not a boolean (true/false, 1/0, yes/no)"
+
+
+def future_date_rule(today: pd.Timestamp) -> str:
+    """The rule that refuses dates after ``today`` (a date in the future is a typo or a wrong format)."""
+    return f"date after today ({today.date()})"
 
 
 @dataclass
@@ -329,6 +349,18 @@ def _products(header: list[str], mapping: dict[str, str]) -> dict[str, tuple[str
     }
 
 
+#: A header's names listed in an error message stop after this many characters.
+NAMES_SHOWN_CHARS = 160
+
+
+def shown_names(header: list[str]) -> str:
+    """The header's names for a one-line message: all of them, or the first ones and how many there are."""
+    text = ", ".join(header)
+    if len(text) <= NAMES_SHOWN_CHARS:
+        return text
+    return f"{text[: NAMES_SHOWN_CHARS - 1]}… ({len(header)} columns)"
+
+
 def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -> list[str]:
     """The header's names after ``--columns``; ``DataError`` for duplicate, unknown, clashing or missing names.
 
@@ -347,7 +379,7 @@ def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -
     ]
     if absent:
         pairs = ", ".join(f"{mapping[name]}={name}" for name in absent)
-        raise DataError(f"{path}: --columns {pairs}: no such column; the file has {', '.join(header)}")
+        raise DataError(f"{path}: --columns {pairs}: no such column; the file has {shown_names(header)}")
     renamed = [mapping.get(name, name) for name in header] + list(products)
     clashes = sorted({name for name in renamed if renamed.count(name) > 1})
     if clashes:
@@ -358,7 +390,7 @@ def check_header(path: str | Path, header: list[str], mapping: dict[str, str]) -
     missing = [name for name in REQUIRED_COLUMNS if name not in renamed]
     if missing:
         raise DataError(
-            f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}"
+            f"{path}: missing required column(s) {', '.join(missing)}; the file has {shown_names(header)}"
             " (map other names with --columns, e.g. --columns customer_id=Customer)"
         )
     return renamed
@@ -453,7 +485,7 @@ def read_shipments(
         read_as=_read_as(used, parsed),
         read_options=_needed(used, parsed).to_dict(),
     )
-    _check_counts(path, report)
+    check_counts(path, report)
     # Only a file with faults or guests pays for a copy of its rows (0.2 s at 10M rows).
     valid = typed.loc[kept].reset_index(drop=True) if not kept.all() else typed.reset_index(drop=True)
     if ORDER_ID in valid:
@@ -548,7 +580,7 @@ def _with_mapping(path: Path, header: list[str], options: ReadOptions, recorded:
     if missing:
         absent = sorted(sources - present - {theirs for _, theirs in recorded.columns if _PRODUCT in theirs})
         raise DataError(
-            f"{path}: missing required column(s) {', '.join(missing)}; the file has {', '.join(header)}; the model"
+            f"{path}: missing required column(s) {', '.join(missing)}; the file has {shown_names(header)}; the model"
             f" was trained with {ReadOptions(columns=recorded.columns).describe()}, but the file has no"
             f" {', '.join(absent)} (give --columns)"
         )
@@ -568,7 +600,14 @@ def _revenue_share(amount: pd.Series, guests: np.ndarray) -> float | None:
     return float(values[finite & guests].sum() / total) if total else None
 
 
-def _check_counts(path: Path, report: ValidationReport) -> None:
+def check_counts(path: str | Path, report: ValidationReport) -> None:
+    """Refuse a file with no data rows, no customer ids, too many faulty rows or none left (both engines).
+
+    Raises
+    ------
+    DataError
+        One line naming the file and, for faulty rows, each broken rule.
+    """
     if report.rows_read == 0:
         raise DataError(f"{path}: no data rows (the file has column names and nothing else)")
     customers_rows = report.rows_read - report.guest_rows
@@ -659,7 +698,7 @@ def _parse_types(
             numbers = values if numbers is None else numbers * values
             not_number |= bad
             comma_read |= with_comma
-        fault(column, "not a number", not_number)
+        fault(column, NOT_A_NUMBER, not_number)
         frame[column] = numbers
     unknown: dict[str, int] = {}
     for column in CATEGORICAL_COLUMNS:  # in the contract's order: the digest hashes the columns in order
@@ -670,8 +709,8 @@ def _parse_types(
     for column in BOOLEAN_COLUMNS:
         if column in raw:
             frame[column], not_boolean, missing = _parse_booleans(raw[column])
-            fault(column, "not a boolean (true/false, 1/0, yes/no)", not_boolean)
-            fault(column, "missing value", missing)
+            fault(column, NOT_A_BOOLEAN, not_boolean)
+            fault(column, MISSING_VALUE, missing)
     if ORDER_ID in raw:
         frame[ORDER_ID] = _clean_text(raw[ORDER_ID])
     learned = {
@@ -782,23 +821,25 @@ def _parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarra
 
 
 def _schema(today: pd.Timestamp) -> pa.DataFrameSchema:
-    """Row rules of DESIGN §2 on typed columns; optional columns are checked only when present.
+    """Row rules of the data contract on typed columns; optional columns are checked only when present.
+
+    The rules: docs/architecture.md#validation.
 
     A missing customer id is no fault (a guest sale, counted apart) and neither is an unknown
     country (the row counts, its destination is unknown).
     """
-    finite = pa.Check(np.isfinite, name="not a finite number")
+    finite = pa.Check(np.isfinite, name=NOT_FINITE)
     return pa.DataFrameSchema(
         {
             "date": pa.Column(
                 nullable=False,
-                checks=pa.Check(lambda s: s < today + pd.Timedelta(days=1), name=f"date after today ({today.date()})"),
+                checks=pa.Check(lambda s: s < today + pd.Timedelta(days=1), name=future_date_rule(today)),
             ),
             "amount": pa.Column(nullable=False, checks=finite),
             "weight_kg": pa.Column(
                 nullable=False,
                 required=False,
-                checks=[finite, pa.Check(lambda s: s >= 0, name="negative weight")],
+                checks=[finite, pa.Check(lambda s: s >= 0, name=NEGATIVE_WEIGHT)],
             ),
             ORDER_ID: pa.Column(nullable=False, required=False),
         },
@@ -821,7 +862,7 @@ def _validate(
         for (column, _rule), index in faults.items():
             parsed[column] = np.union1d(parsed.get(column, index[:0]), index)
         for (column, check), group in cases.groupby(["column", "check"], sort=False):
-            rule = "missing value" if check == "not_nullable" else str(check)
+            rule = MISSING_VALUE if check == "not_nullable" else str(check)
             index = np.unique(group["index"].astype("int64").to_numpy())
             # A value that failed to parse is reported once, by the parser, not again as missing or
             # non-finite; a fault in another column of the same row is still reported.

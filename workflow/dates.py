@@ -1,4 +1,6 @@
-"""Reading date columns strictly (DESIGN §2): ISO 8601, or day/month and month/day orders detected per column.
+"""Reading date columns strictly: ISO 8601, or day/month and month/day orders detected per column.
+
+Why strictly: docs/architecture.md#validation.
 
 A spreadsheet export writes ``01/12/2010 08:26`` (France) or ``12/1/2010 8:26`` (the US): the order of
 day and month is a property of the file, not of each value. It is read off the whole column, the

@@ -1,4 +1,6 @@
-"""Customer features from shipments (DESIGN §3): one row per customer_id, pure and vectorised.
+"""Customer features from shipments: one row per customer_id, pure and vectorised.
+
+The definitions: docs/architecture.md#customer-features.
 
 Every function here takes and returns DataFrames; nothing reads files or talks to MLflow.
 Aggregations go through integer customer codes and ``np.bincount``: one pass per column,
@@ -96,9 +98,14 @@ def select_features(requested: Sequence[str] | None, columns: Iterable[str]) -> 
     return [name for name in ALL_FEATURES if name in requested]
 
 
-def default_as_of(dates: pd.Series) -> pd.Timestamp:
-    """The day after the last shipment date: the default reference date for recency and tenure."""
-    return pd.Timestamp(dates.max()).normalize() + pd.Timedelta(days=1)
+def default_as_of(dates: pd.Series | pd.Timestamp) -> pd.Timestamp:
+    """The day after the last shipment date: the default reference date for recency and tenure.
+
+    ``dates`` is the shipments' date column, or their last date when it is known already (the Spark
+    engine computes it while validating).
+    """
+    last = dates.max() if isinstance(dates, pd.Series) else dates
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
 def build_features(
@@ -109,7 +116,7 @@ def build_features(
     home_country: str = DEFAULT_HOME_COUNTRY,
     express_services: Iterable[str] = DEFAULT_EXPRESS_SERVICES,
 ) -> pd.DataFrame:
-    """One row per customer with the features of DESIGN §3.
+    """One row per customer with the features of docs/architecture.md#customer-features.
 
     Parameters
     ----------

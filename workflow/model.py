@@ -1,7 +1,7 @@
 """A registered segmentation model as the rest of the product sees it (no MLflow types here).
 
-``workflow.tracking`` builds a ``SegmentModel`` from the registry; the CLI's ``score`` and the
-dashboard use it. Tests can build one directly from a fitted pipeline.
+``workflow.tracking`` builds a ``SegmentModel`` from the registry, and a ``VersionSummary`` per version
+it lists; the CLI's ``score`` and ``models`` and the dashboard use them. Tests can build both directly.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class SegmentModel:
     currency: str = ""
     #: Who is set aside before K-means (net refunders, exceptional accounts): labels k, k + 1, ….
     set_aside: SetAsideRule = NO_SET_ASIDE
+    #: The run holding the training customers' features (``workflow.tracking.CUSTOMERS_ARTIFACT``);
+    #: empty for versions registered before it was logged, whose customers come from ``data_path``.
+    customers_run_id: str = ""
 
     @property
     def features(self) -> list[str]:
@@ -92,3 +95,18 @@ class SegmentModel:
             index=features.index,
         )
         return pd.concat([scored, features[self.features]], axis=1)
+
+
+@dataclass
+class VersionSummary:
+    """One registered version as ``segments models`` and the dashboard's version picker show it."""
+
+    version: str
+    aliases: list[str]
+    k: int
+    silhouette: float
+    stability_ari: float
+    created: pd.Timestamp
+    data_digest: str
+    data_path: str = ""
+    run_id: str = ""

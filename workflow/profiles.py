@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from workflow.clustering import scaled_space
+from workflow.clustering import scaled_space, transformed_feature_order
 from workflow.features import SHIPMENT_FEATURES
 from workflow.naming import describe_segments
 from workflow.set_aside import NO_SET_ASIDE, SetAsideRule
@@ -20,6 +20,27 @@ from workflow.set_aside import NO_SET_ASIDE, SetAsideRule
 def segment_sizes(labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """Number of customers per segment, including empty segments."""
     return np.bincount(labels, minlength=n_clusters)
+
+
+def segment_totals(features: pd.DataFrame, labels: np.ndarray, n_labels: int) -> pd.DataFrame:
+    """Per segment (index ``segment``): ``size``, ``share``, and ``revenue``, ``revenue_share``, ``shipments``
+    when ``monetary`` and ``frequency`` are among the columns.
+
+    The statistics every view of a segment starts from (the profile logged with each k, the
+    dashboard's KPI cards), one ``bincount`` each.
+    """
+    sizes = segment_sizes(labels, n_labels)
+    totals = pd.DataFrame(index=pd.RangeIndex(n_labels, name="segment"))
+    totals["size"] = sizes
+    totals["share"] = sizes / max(len(labels), 1)
+    if "monetary" in features:
+        revenue = np.bincount(labels, weights=features["monetary"].to_numpy(dtype="float64"), minlength=n_labels)
+        total = revenue.sum()
+        totals["revenue"] = revenue
+        totals["revenue_share"] = revenue / total if total else np.nan
+    if "frequency" in features:
+        totals["shipments"] = np.bincount(labels, weights=features["frequency"].to_numpy(), minlength=n_labels)
+    return totals
 
 
 def build_profile(
@@ -61,19 +82,10 @@ def build_profile(
     k = pipeline.named_steps["kmeans"].n_clusters
     n_labels = k + len(set_aside.groups)
     names = list(pipeline.feature_names_in_)
-    sizes = segment_sizes(labels, n_labels)
     profile = pd.DataFrame(index=pd.RangeIndex(n_labels, name="segment"))
     profile["kind"] = ["segment"] * k + ["set_aside"] * len(set_aside.groups)
     profile["rule"] = [""] * k + list(set_aside.groups)
-    profile["size"] = sizes
-    profile["share"] = sizes / max(len(labels), 1)
-    if "monetary" in features:
-        revenue = np.bincount(labels, weights=features["monetary"].to_numpy(dtype="float64"), minlength=n_labels)
-        total = revenue.sum()
-        profile["revenue"] = revenue
-        profile["revenue_share"] = revenue / total if total else np.nan
-    if "frequency" in features:
-        profile["shipments"] = np.bincount(labels, weights=features["frequency"].to_numpy(), minlength=n_labels)
+    profile = profile.join(segment_totals(features, labels, n_labels))
     values = features[names].to_numpy(dtype="float64")
     means = segment_means(values, labels, n_labels)
     medians = segment_medians(values, labels, n_labels)
@@ -123,16 +135,24 @@ def segment_medians(values: np.ndarray, labels: np.ndarray, n_labels: int) -> np
     return medians
 
 
-def segment_means(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Mean of each column of ``values`` per segment (``k`` rows; NaN for an empty segment).
+def segment_means(values: np.ndarray, labels: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean of each column of ``values`` per segment, over the customers in ``mask`` (all when None).
+
+    Returns an array of shape ``(k, n_columns)``, NaN for a segment without customers. With
+    ``values`` in the model's scaled space, these are the segments' z-scores (the profile's, and the
+    dashboard's heatmap of a selection).
 
     One ``bincount`` per column: a pandas groupby costs ~0.3 s per call at 1M customers, and a
     sweep computes these means twice per k.
     """
+    if mask is not None:
+        values, labels = values[mask], labels[mask]
     sizes = np.bincount(labels, minlength=k).astype("float64")
-    sums = np.column_stack([np.bincount(labels, weights=values[:, j], minlength=k) for j in range(values.shape[1])])
+    sums = np.zeros((k, values.shape[1]))
+    for j in range(values.shape[1]):
+        sums[:, j] = np.bincount(labels, weights=values[:, j], minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return sums.reshape(k, values.shape[1]) / sizes[:, None]
+        return sums / sizes[:, None]
 
 
 def segment_z_scores(
@@ -151,12 +171,8 @@ def segment_z_scores(
     k = n_labels if n_labels is not None else pipeline.named_steps["kmeans"].n_clusters
     if scaled is None:
         scaled = scaled_space(pipeline, features)
-    z = pd.DataFrame(segment_means(scaled, labels, k), columns=_scaled_columns(pipeline))
+    z = pd.DataFrame(segment_means(scaled, labels, k), columns=transformed_feature_order(pipeline))
     return z[list(pipeline.feature_names_in_)].set_axis(pd.RangeIndex(k, name="segment"))
-
-
-def _scaled_columns(pipeline: Pipeline) -> list[str]:
-    return list(pipeline.named_steps["transform"].get_feature_names_out())
 
 
 def currency_of(country: str) -> str | None:

@@ -1,4 +1,6 @@
-"""Opening the files people have (issue 10): CSV (plain or gzip), Parquet and Excel workbooks.
+"""Opening the files people have: CSV (plain or gzip), Parquet and Excel workbooks.
+
+The options users give: docs/architecture.md#reading-options.
 
 The format comes from the file name; a CSV file's dialect from its text: the separator from the
 header line (``,`` ``;`` tab ``|``), the encoding UTF-8 with or without a byte-order mark unless one
@@ -96,8 +98,20 @@ def csv_header(
     first, encoding = _first_text_line(path, kind, encoding, fallback_encoding)
     if not first.strip():
         raise DataError(f"{path}: the first line is blank; expected the header")
+    if looks := _not_csv(first):
+        raise DataError(f"{path}: {looks}, not CSV; export it as CSV with a header line, or as Parquet")
     sep = sep or detect_separator(first)
     return [name.strip() for name in next(csv.reader([first], delimiter=sep))], CsvDialect(sep, encoding)
+
+
+def _not_csv(line: str) -> str:
+    """What a first line that no CSV header starts like looks like (JSON, XML/HTML), or ""."""
+    start = line.lstrip("\ufeff \t")[:1]
+    if start in "[{" and start:
+        return f"looks like JSON (the first line starts with '{start}')"
+    if start == "<":
+        return "looks like XML or HTML (the first line starts with '<')"
+    return ""
 
 
 def detect_separator(line: str) -> str:

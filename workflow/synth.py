@@ -239,7 +239,7 @@ def generate_shipments(
     Returns
     -------
     shipments : DataFrame
-        One row per parcel (DESIGN §2), sorted by date then customer_id: ``customer_id`` (str),
+        One row per parcel (docs/architecture.md#data-contract), sorted by date then customer_id: ``customer_id`` (str),
         ``date`` (datetime64[ns], midnight), ``amount`` (EUR, 2 decimals, negative for refunds),
         ``weight_kg``, ``service``, ``destination_country`` (categorical), ``delivered_late``,
         ``returned`` (bool), ``customer_type`` (categorical ``B2B``/``B2C``).
@@ -589,7 +589,7 @@ def _shipments_frame(
     calendar: _Calendar,
     countries: list[str],
 ) -> pd.DataFrame:
-    """Assemble the rows (already in date-then-id order) into the DESIGN §2 frame."""
+    """Assemble the rows (already in date-then-id order) into the frame of the data contract."""
     customer = rows["customer"]
     day_ns = rows["day"].astype(np.int64) * _NS_PER_DAY
     # Arrow gathers 10M strings in ~0.1 s; building them through Python objects takes seconds.

@@ -1,4 +1,4 @@
-"""Write the bad-input corpus of ``tests/data/bad/`` (issue 5): small broken shipment files.
+"""Write the bad-input corpus of ``tests/data/bad/``: small broken shipment files.
 
 Run ``python tests/data/make_bad_inputs.py`` to regenerate the committed files, or call
 ``make_corpus(folder)`` (``tests/test_bad_inputs.py`` does, to check the committed files are current).

@@ -2,7 +2,7 @@
 
 Usage: ``python cli_at.py READY_FILE GO_FILE ARGS…``. The process imports everything and opens the
 store first, then writes READY_FILE and waits (bounded) for GO_FILE, then runs ``segments ARGS…`` in
-this process through ``workflow.cli.run`` (the console script's code path) and exits with its code.
+this process through ``segments.cli.run`` (the console script's code path) and exits with its code.
 Two such processes released by one GO_FILE start their commands within a few milliseconds.
 """
 
@@ -18,8 +18,8 @@ def main() -> int:
     import mlflow.models
     import mlflow.sklearn  # noqa: F401 -- warm the imports so that only the command itself races
 
+    from segments.cli import run
     from workflow import tracking
-    from workflow.cli import run
 
     tracking.configure()
     ready.touch()

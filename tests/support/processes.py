@@ -30,8 +30,8 @@ def free_port() -> int:
 
 
 def segments_command(*args: object) -> list[str]:
-    """``python -m workflow ARGS…``: the same entry point as the console script (SIGTERM handler included)."""
-    return [sys.executable, "-m", "workflow", *(str(arg) for arg in args)]
+    """``python -m segments ARGS…``: the same entry point as the console script (SIGTERM handler included)."""
+    return [sys.executable, "-m", "segments", *(str(arg) for arg in args)]
 
 
 def cli_env(**overrides: str | None) -> dict[str, str]:
@@ -159,32 +159,17 @@ def using_store(uri: str) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.setenv("SEGMENTS_USER", "tester")
-        patch.setattr(tracking, "_configured", None)
+        tracking.reset()
         tracking.configure()
         yield
     # Whatever store was configured before, the next ``configure()`` must point MLflow at it again.
-    tracking._configured = None
+    tracking.reset()
 
 
 def log_versions(data: Path, count: int, ks: tuple[int, ...] = (2, 3), n_init: int = 1) -> list[str]:
     """Fit one small sweep on ``data`` and log it ``count`` times on the configured store: ``count`` versions."""
-    from workflow import tracking
-    from workflow.clustering import fit_sweep, recommend_k
-    from workflow.data import data_digest, read_shipments
-    from workflow.features import build_features
+    from workflow import pipeline
 
-    shipments, report = read_shipments(data)
-    features = build_features(shipments)
-    sweep = fit_sweep(features, list(ks), random_state=0, n_init=n_init)
-    context = tracking.SweepContext(
-        data_path=str(data),
-        data_digest=data_digest(shipments),
-        as_of="2026-11-01",
-        n_rows=len(shipments),
-        home_country="FR",
-        report=report,
-        features=features,
-        k_spec=",".join(map(str, ks)),
-    )
-    recommendation = recommend_k(sweep.table())
-    return [tracking.log_sweep(sweep, recommendation, context).version for _ in range(count)]
+    settings = pipeline.TrainSettings(data=data, k=",".join(map(str, ks)), n_init=n_init)
+    training = pipeline.report(pipeline.fit(settings))
+    return [pipeline.log(training).result.version for _ in range(count)]

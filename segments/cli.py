@@ -1,4 +1,9 @@
-"""The ``segments`` command line (DESIGN §4): Typer commands, Rich output, one exit-code policy.
+"""The ``segments`` command line: Typer commands, Rich output, one exit-code policy.
+
+The commands, their options and exit codes are in ``docs/architecture.md#command-line``. This module
+only parses options, shows progress and prints: training runs through ``workflow.pipeline``, the
+registry through ``workflow.tracking``, the dashboard through ``dashboard.app``. It lives outside both
+packages because it imports both (``workflow`` never imports ``dashboard``).
 
 Exit codes: 0 done; 2 bad usage or bad input (one line on stderr, no traceback); 1 unexpected
 failure. Heavy libraries (pandas, scikit-learn, mlflow, panel) are imported inside the commands so
@@ -12,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +42,35 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
-ExperimentOption = Annotated[str, typer.Option("--experiment", help="MLflow experiment name.")]
-ModelNameOption = Annotated[str, typer.Option("--model-name", help="Registered model name.")]
+
+def _tracking_default(name: str) -> Callable[[], object]:
+    """A default read from ``workflow.tracking`` when a command runs, not when ``--help`` is shown.
+
+    ``workflow.tracking`` holds the model and experiment names and the gate thresholds; importing it
+    costs over a second (pandas, scikit-learn), which ``segments --help`` should not pay.
+    """
+
+    def default() -> object:
+        from workflow import tracking
+
+        return getattr(tracking, name)
+
+    return default
+
+
+def _default_model_uri() -> str:
+    from workflow import tracking
+
+    return f"models:/{tracking.MODEL_NAME}@{tracking.PRODUCTION}"
+
+
+ExperimentOption = Annotated[
+    str,
+    typer.Option("--experiment", default_factory=_tracking_default("EXPERIMENT_NAME"), help="MLflow experiment name."),
+]
+ModelNameOption = Annotated[
+    str, typer.Option("--model-name", default_factory=_tracking_default("MODEL_NAME"), help="Registered model name.")
+]
 ColumnsOption = Annotated[
     str | None,
     typer.Option(
@@ -70,7 +102,6 @@ EngineOption = Annotated[
 SparkMasterOption = Annotated[
     str, typer.Option("--spark-master", envvar="SEGMENTS_SPARK_MASTER", help="Spark master URL for --engine spark.")
 ]
-DEFAULT_NAME = "customer-segments"
 
 
 def _progress() -> Progress:
@@ -139,138 +170,91 @@ def train(
     date_format: DateFormatOption = None,
     engine: EngineOption = "pandas",
     spark_master: SparkMasterOption = "local[2]",
-    experiment: ExperimentOption = DEFAULT_NAME,
-    model_name: ModelNameOption = DEFAULT_NAME,
+    experiment: ExperimentOption = ...,
+    model_name: ModelNameOption = ...,
 ) -> None:
     """Validate, build features, sweep k, log every k to MLflow, register the recommended k as [bold]candidate[/]."""
-    from workflow import tracking
-    from workflow.clustering import describe_set_aside, fit_sweep, parse_k_range, recommend_k
-    from workflow.data import KNOWN_COLUMNS
-    from workflow.errors import DataError
-    from workflow.features import select_features
-    from workflow.report import build_sweep_report
-    from workflow.set_aside import fit_set_aside
+    from workflow.pipeline import TrainSettings, feature_list
 
     _check_engine(engine)
-    ks = parse_k_range(k)
-    if choose is not None and choose not in ks:
-        raise DataError(f"--choose {choose} is not in --k {k}")
-    as_of_ts = _parse_date(as_of, "--as-of") if as_of else None
-    requested = [name.strip() for name in features.split(",") if name.strip()] if features is not None else None
-    if requested is not None:
-        select_features(requested, KNOWN_COLUMNS)  # unknown or repeated names fail before reading the data
-    read_options = _read_options(columns, encoding, sheet, decimal, date_format, engine)
-    home_country = _home_country(home_country)
-    currency = _currency(currency, home_country)
+    home = _home_country(home_country)
+    settings = TrainSettings(
+        data=data,
+        k=k,
+        choose=choose,
+        as_of=_parse_date(as_of, "--as-of") if as_of else None,
+        features=feature_list(features),
+        read_options=_read_options(columns, encoding, sheet, decimal, date_format, engine),
+        home_country=home,
+        currency=_currency(currency, home),
+        seed=seed,
+        n_init=n_init,
+        max_bad_share=max_bad_share,
+        max_file_mb=max_file_mb,
+        engine=engine,
+        spark_master=spark_master,
+        experiment=experiment,
+        model_name=model_name,
+    )
+    _train(settings)
+
+
+def _train(settings) -> None:
+    """Run ``workflow.pipeline`` step by step, with spinners, a progress bar and the printed results."""
+    from workflow import pipeline, tracking
+
     tracking.configure(write=True)
-    with tracking.store_errors(f"log runs to the experiment '{experiment}'"):
-        reaped = tracking.reap_stale_runs(experiment)
+    with tracking.store_errors(f"log runs to the experiment '{settings.experiment}'"):
+        reaped = tracking.reap_stale_runs(settings.experiment)
     if reaped:
         err_console.print(f"marked {reaped} stale RUNNING run(s) KILLED (their process is gone)")
-
-    if engine == "pandas":
-        # Reading and features show their own spinners, which cannot run inside the progress bar.
-        table, as_of_text, n_rows, digest, report = _pandas_features(
-            data, ks, read_options, as_of_ts, requested, home_country, max_bad_share, max_file_mb
-        )
+    n_k = len(settings.ks)
+    # Reading and features show their own spinners, which cannot run inside the progress bar; the
+    # Spark engine reads inside its session, under the bar.
+    customers = _prepare(settings) if settings.engine == "pandas" else None
     with _progress() as progress, _deferred_interrupts():
-        task = progress.add_task("fitting", total=len(ks))
-        if engine == "spark":
-            from workflow.spark_engine import train_with_spark
-
-            with _about(data):
-                trained = train_with_spark(
-                    data, ks, columns=read_options.mapping, as_of=as_of_ts, features=requested,
-                    home_country=home_country,
-                    random_state=seed, n_init=n_init, max_bad_share=max_bad_share,
-                    on_step=_advance(progress, task, "fitting"), master=spark_master,
-                )  # fmt: skip
-            sweep, table, as_of_text, n_rows, digest, report = trained
-            _print_report(report)
-        else:
-            sweep = fit_sweep(
-                table,
-                ks,
-                random_state=seed,
-                n_init=n_init,
-                set_aside=fit_set_aside(table),
-                on_step=_advance(progress, task, "fitting"),
-            )
-        progress.update(task, completed=len(ks), description="fitted")
-        recommendation = recommend_k(sweep.table(), set_aside=describe_set_aside(sweep))
-        # Profiles and charts before any run exists: a failure there leaves the store untouched.
-        report_task = progress.add_task("profiling", total=len(ks))
-        sweep_report = build_sweep_report(
-            sweep,
-            table,
-            recommendation.k,
-            currency=currency,
-            on_step=_advance(progress, report_task, "profiling"),
-        )
-        progress.update(report_task, completed=len(ks), description="profiled")
-        log_task = progress.add_task("logging to MLflow", total=len(ks) + 1)
-        context = tracking.SweepContext(
-            data_path=str(Path(data).resolve()),
-            data_digest=digest,
-            as_of=as_of_text,
-            n_rows=n_rows,
-            home_country=home_country.upper(),
-            report=report,
-            features=table,
-            k_spec=k,
-            read_options=report.read_options,
-            currency=currency,
-        )
-        result = tracking.log_sweep(
-            sweep,
-            recommendation,
-            context,
-            report=sweep_report,
-            chosen_k=choose,
-            experiment=experiment,
-            model_name=model_name,
-            on_step=_advance(progress, log_task, "logging"),
-        )
-        progress.update(log_task, completed=len(ks) + 1, description="logged")
-    _print_trained(sweep, recommendation, result, sweep_report.trial(result.k).profile, model_name)
+        task = progress.add_task("fitting", total=n_k)
+        training = pipeline.fit(settings, customers, on_step=_advance(progress, task, "fitting"))
+        if customers is None:
+            _print_report(training.customers.report)
+        progress.update(task, completed=n_k, description="fitted")
+        report_task = progress.add_task("profiling", total=n_k)
+        pipeline.report(training, on_step=_advance(progress, report_task, "profiling"))
+        progress.update(report_task, completed=n_k, description="profiled")
+        log_task = progress.add_task("logging to MLflow", total=n_k + 1)
+        pipeline.log(training, on_step=_advance(progress, log_task, "logging"))
+        progress.update(log_task, completed=n_k + 1, description="logged")
+    _print_trained(training)
 
 
-def _print_trained(sweep, recommendation, result, profile, model_name: str) -> None:
+def _prepare(settings):
+    """Read, validate and build the customer table (pandas engine), each step under its own spinner."""
+    from workflow import pipeline
+
+    with err_console.status(f"reading and validating {escape(str(settings.data))}"):
+        shipments, report = pipeline.read(settings)
+    with err_console.status("building customer features"):
+        customers = pipeline.customer_features(settings, shipments, report)
+    _print_report(report)
+    table = customers.features
+    console.print(
+        f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {customers.as_of}"
+    )
+    return customers
+
+
+def _print_trained(training) -> None:
     """What ``train`` ends with: the sweep, the sentence, the registered segments, the next step."""
+    sweep, recommendation, result = training.sweep, training.recommendation, training.result
     _print_sweep(sweep.table(), recommendation.k, result.k)
     console.print(f"[bold]Recommendation:[/] {recommendation.reason}")
     if sweep.silhouette_sample_size < sweep.n_clustered:
         console.print(f"(silhouette on a seeded sample of {sweep.silhouette_sample_size:,} customers)")
-    _print_segments(profile)
+    _print_segments(training.report.trial(result.k).profile)
     console.print(
-        f"registered [bold]{model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
+        f"registered [bold]{training.settings.model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
         f"[bold]candidate[/]; next: [cyan]segments promote {result.version}[/]"
     )
-
-
-def _pandas_features(data, ks, read_options, as_of_ts, requested, home_country, max_bad_share,
-                     max_file_mb):  # fmt: skip
-    """Read, validate and build features on one machine (``train_with_spark`` does this in Spark)."""
-    import pandas as pd
-
-    from workflow.clustering import check_sweep_input
-    from workflow.data import data_digest, read_shipments
-    from workflow.features import build_features
-
-    with err_console.status(f"reading and validating {escape(str(data))}"):
-        shipments, report = read_shipments(
-            data, options=read_options, max_bad_share=max_bad_share, max_file_mb=max_file_mb
-        )
-    with err_console.status("building customer features"), _about(data):
-        table = build_features(shipments, as_of=as_of_ts, features=requested, home_country=home_country)
-        check_sweep_input(table, ks)  # before the progress bar, so that a refusal is one line
-        as_of_text = str((as_of_ts or (shipments["date"].max().normalize() + pd.Timedelta(days=1))).date())
-        digest = data_digest(shipments)
-    _print_report(report)
-    console.print(
-        f"{len(table):,} customers × {table.shape[1]} features ({', '.join(table.columns)}), as of {as_of_text}"
-    )
-    return table, as_of_text, len(shipments), digest, report
 
 
 def _currency(code: str | None, home_country: str) -> str | None:
@@ -316,17 +300,6 @@ def _check_engine(engine: str) -> None:
 
     if engine not in {"pandas", "spark"}:
         raise DataError(f"--engine {engine}: expected pandas or spark")
-
-
-@contextlib.contextmanager
-def _about(data: Path) -> Iterator[None]:
-    """Name the data file in a ``DataError`` raised past reading (features, sweep input)."""
-    from workflow.errors import DataError
-
-    try:
-        yield
-    except DataError as error:
-        raise DataError(f"{data}: {error}") from None
 
 
 def _advance(progress: Progress, task: object, verb: str):
@@ -406,7 +379,7 @@ def _print_sweep(table, recommended: int, chosen: int) -> None:
 
 
 @app.command()
-def models(model_name: ModelNameOption = DEFAULT_NAME) -> None:
+def models(model_name: ModelNameOption = ...) -> None:
     """List registered versions: version, aliases, k, silhouette, stability, data, created."""
     from workflow import tracking
 
@@ -451,9 +424,19 @@ def promote(
     alias: Annotated[str, typer.Option("--alias", help="Alias to give it.")] = "production",
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
     force: Annotated[bool, typer.Option("--force", help="Override failed metric gates (needs --reason).")] = False,
-    min_silhouette: Annotated[float, typer.Option("--min-silhouette", help="Silhouette gate.")] = 0.25,
-    min_stability: Annotated[float, typer.Option("--min-stability", help="Stability (ARI) gate.")] = 0.8,
-    model_name: ModelNameOption = DEFAULT_NAME,
+    min_silhouette: Annotated[
+        float,
+        typer.Option(
+            "--min-silhouette", default_factory=_tracking_default("DEFAULT_MIN_SILHOUETTE"), help="Silhouette gate."
+        ),
+    ] = ...,
+    min_stability: Annotated[
+        float,
+        typer.Option(
+            "--min-stability", default_factory=_tracking_default("DEFAULT_MIN_STABILITY"), help="Stability (ARI) gate."
+        ),
+    ] = ...,
+    model_name: ModelNameOption = ...,
 ) -> None:
     """Move an alias (default [bold]production[/]) to VERSION after the quality gates pass."""
     from workflow import tracking
@@ -471,7 +454,7 @@ def promote(
 def rollback(
     alias: Annotated[str, typer.Option("--alias", help="Alias to roll back.")] = "production",
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
-    model_name: ModelNameOption = DEFAULT_NAME,
+    model_name: ModelNameOption = ...,
 ) -> None:
     """Give the alias back to the version that held it before (the two swap)."""
     from workflow import tracking
@@ -485,8 +468,9 @@ def score(
     data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv, .csv.gz, .parquet or .xlsx).")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
     model: Annotated[
-        str, typer.Option("--model", help="Alias, version, or models:/NAME@ALIAS URI.")
-    ] = "models:/customer-segments@production",
+        str,
+        typer.Option("--model", default_factory=_default_model_uri, help="Alias, version, or models:/NAME@ALIAS URI."),
+    ] = ...,
     columns: ColumnsOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
@@ -507,6 +491,7 @@ def score(
     from workflow.data import ReadOptions, read_shipments
     from workflow.errors import DataError
     from workflow.features import build_features
+    from workflow.pipeline import about
 
     _check_engine(engine)
     read_options = _read_options(columns, encoding, sheet, decimal, date_format, engine)
@@ -518,7 +503,7 @@ def score(
     if engine == "spark":
         from workflow.spark_engine import score_with_spark
 
-        with err_console.status(f"scoring in Spark with version {segment_model.version}"), _about(data):
+        with err_console.status(f"scoring in Spark with version {segment_model.version}"), about(data):
             counts = score_with_spark(
                 data, out, segment_model, master=spark_master, as_of=as_of_ts,
                 columns=read_options.mapping, lang=lang,
@@ -534,7 +519,7 @@ def score(
             recorded=ReadOptions.from_dict(segment_model.read_options),
             max_file_mb=max_file_mb,
         )
-    with err_console.status(f"scoring with version {segment_model.version}"), _about(data):
+    with err_console.status(f"scoring with version {segment_model.version}"), about(data):
         table = build_features(shipments, as_of=as_of_ts, home_country=segment_model.home_country)
         scored = segment_model.score(table, lang=lang).reset_index()
     _print_report(report)
@@ -569,7 +554,7 @@ def dashboard(
     ui_address: Annotated[
         str | None, typer.Option("--ui", envvar="SEGMENTS_MLFLOW_UI", help="MLflow UI address for run links.")
     ] = None,
-    model_name: ModelNameOption = DEFAULT_NAME,
+    model_name: ModelNameOption = ...,
     columns: ColumnsOption = None,
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
@@ -624,26 +609,25 @@ def demo(
 ) -> None:
     """Generate → train → promote → dashboard: the first thing a newcomer runs."""
     from workflow import tracking
+    from workflow.pipeline import TrainSettings
 
     console.rule("1/4 generate")
     generate(out=out, customers=customers, months=12, seed=0)
     console.rule("2/4 train")
-    train(data=out, columns=None, k="2-10", features=None, seed=0, as_of=None, choose=None, n_init=10, currency=None,
-          home_country="FR", max_bad_share=0.05, max_file_mb=None, encoding=None, sheet=None, decimal=None,
-          date_format=None, engine="pandas", spark_master="local[2]", experiment=DEFAULT_NAME,
-          model_name=DEFAULT_NAME)  # fmt: skip
+    _train(TrainSettings(data=out, currency=_currency(None, TrainSettings.home_country)))
     console.rule("3/4 promote")
-    version = tracking.resolve_version("candidate")
-    promote(version=version, alias="production", reason="segments demo", force=False,
-            min_silhouette=0.25, min_stability=0.8, model_name=DEFAULT_NAME)  # fmt: skip
+    version = tracking.resolve_version(tracking.CANDIDATE)
+    promote(version=version, alias=tracking.PRODUCTION, reason="segments demo", force=False,
+            min_silhouette=tracking.DEFAULT_MIN_SILHOUETTE, min_stability=tracking.DEFAULT_MIN_STABILITY,
+            model_name=tracking.MODEL_NAME)  # fmt: skip
     if no_serve:
         console.print(
             "done (--no-serve): explore with [cyan]segments dashboard[/], compare runs with [cyan]segments ui[/]"
         )
         return
     console.rule("4/4 dashboard")
-    dashboard(port=port, model="production", data=None, show=False, lang=None, address="127.0.0.1",
-              basic_auth=None, cookie_secret=None, ui_address=None, model_name=DEFAULT_NAME, columns=None,
+    dashboard(port=port, model=tracking.PRODUCTION, data=None, show=False, lang=None, address="127.0.0.1",
+              basic_auth=None, cookie_secret=None, ui_address=None, model_name=tracking.MODEL_NAME, columns=None,
               encoding=None, sheet=None, decimal=None, date_format=None)  # fmt: skip
 
 
