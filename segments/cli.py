@@ -343,15 +343,22 @@ def _print_segments(profile) -> None:
     for header, justify in (("segment", "left"), ("customers", "right"), ("revenue", "right"), ("", "left")):
         view.add_column(header, justify=justify)
     for _, row in profile.iterrows():
-        revenue = f"{row['revenue_share']:.1%}" if "revenue_share" in row else ""
+        revenue = _share(row["revenue_share"]) if "revenue_share" in row else ""
         view.add_row(
             escape(str(row["name"])),
-            f"{int(row['size']):,} ({row['share']:.1%})",
+            f"{int(row['size']):,} ({_share(row['share'])})",
             revenue,
             escape(str(row["description"])),
             style="dim" if row["kind"] == "set_aside" else None,
         )
     console.print(view)
+
+
+def _share(value: float) -> str:
+    """A share with one decimal, or two significant digits below 0.05 % (not a misleading 0.0 % or -0.0 %)."""
+    if value != 0 and abs(value) < 0.0005:
+        return f"{100 * value:.2g}%"
+    return f"{value:.1%}"
 
 
 def _print_sweep(table, recommended: int, chosen: int) -> None:
