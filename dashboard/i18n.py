@@ -31,6 +31,10 @@ TEXT: dict[str, dict[str, str]] = {
     "data_file": {"en": "Customers from", "fr": "Clients issus de"},
     "customers_total": {"en": "Customers", "fr": "Clients"},
     "recommendation": {"en": "Why this k", "fr": "Pourquoi ce k"},
+    "recommendation_metrics": {
+        "en": "k={k}: silhouette {silhouette}, stability ARI {stability}.",
+        "fr": "k={k}\u00a0: silhouette {silhouette}, stabilité ARI {stability}.",
+    },
     "open_run": {"en": "Open the run in MLflow", "fr": "Ouvrir le run dans MLflow"},
     "none": {"en": "none", "fr": "aucun"},
     # Version picker
@@ -50,6 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi_of_customers": {"en": "of customers", "fr": "des clients"},
     "kpi_of_revenue": {"en": "of revenue", "fr": "du CA"},
     "kpi_in_selection": {"en": "in the selection", "fr": "dans la sélection"},
+    "kpi_per_customer": {"en": "{money} per customer", "fr": "{money} par client"},
     "export_segment": {"en": "CSV", "fr": "CSV"},
     "export_segment_help": {
         "en": "Download this segment's customers as CSV",
@@ -83,25 +88,49 @@ TEXT: dict[str, dict[str, str]] = {
         "fr": "Profils des clients sélectionnés (scores z)",
     },
     "heatmap_help": {
-        "en": "Standard deviations above (red) or below (blue) the average customer. Click a row to filter the table.",
+        "en": "Standard deviations above (red) or below (blue) the average customer. "
+        "Click a row to filter by its segment.",
         "fr": "Écarts-types au-dessus (rouge) ou en dessous (bleu) du client "
-        "moyen. Cliquez une ligne pour filtrer le tableau.",
+        "moyen. Cliquez une ligne pour filtrer sur son segment.",
     },
     "segment": {"en": "Segment", "fr": "Segment"},
     "feature": {"en": "Feature", "fr": "Variable"},
     "z_score": {"en": "z-score", "fr": "score z"},
-    "clear_selection": {"en": "Clear selection", "fr": "Effacer la sélection"},
-    "selection_all": {"en": "No selection: all {n} customers", "fr": "Aucune sélection : les {n} clients"},
+    "clear_selection": {"en": "Clear filters", "fr": "Effacer les filtres"},
+    "chip_segment": {"en": "Segment: {name}", "fr": "Segment : {name}"},
+    "chip_search": {"en": "Id contains “{text}”", "fr": "Identifiant contenant « {text} »"},
+    "chip_projection": {"en": "Area of the map", "fr": "Zone de la carte"},
+    "chip_remove": {"en": "Remove this filter", "fr": "Retirer ce filtre"},
+    "selection_all": {"en": "No filter: all {n} customers", "fr": "Aucun filtre : les {n} clients"},
     "selection_some": {"en": "{n} customers selected ({share})", "fr": "{n} clients sélectionnés ({share})"},
     # Table
     "table_title": {"en": "Customers", "fr": "Clients"},
     "table_rows": {"en": "{n} customers", "fr": "{n} clients"},
+    "table_rows_one": {"en": "1 customer", "fr": "1 client"},
+    "table_empty": {
+        "en": "No customer matches these filters: remove one above.",
+        "fr": "Aucun client ne correspond à ces filtres : retirez-en un ci-dessus.",
+    },
+    "export_rows_name": {"en": "filtered customers", "fr": "clients filtrés"},
     "search": {"en": "Search customer id", "fr": "Rechercher un identifiant client"},
     "segment_filter": {"en": "Segments", "fr": "Segments"},
     "segment_filter_all": {"en": "All segments", "fr": "Tous les segments"},
     "export_rows": {"en": "Export these customers (CSV)", "fr": "Exporter ces clients (CSV)"},
     "customer_id": {"en": "Customer", "fr": "Client"},
     "segment_name": {"en": "Segment name", "fr": "Nom du segment"},
+    # The table's pager (Tabulator's words)
+    "pager_first": {"en": "First", "fr": "Début"},
+    "pager_first_title": {"en": "First page", "fr": "Première page"},
+    "pager_last": {"en": "Last", "fr": "Fin"},
+    "pager_last_title": {"en": "Last page", "fr": "Dernière page"},
+    "pager_prev": {"en": "Prev", "fr": "Préc."},
+    "pager_prev_title": {"en": "Previous page", "fr": "Page précédente"},
+    "pager_next": {"en": "Next", "fr": "Suiv."},
+    "pager_next_title": {"en": "Next page", "fr": "Page suivante"},
+    "pager_page_size": {"en": "Page size", "fr": "Lignes par page"},
+    "pager_showing": {"en": "Showing", "fr": "Lignes"},
+    "pager_of": {"en": "of", "fr": "sur"},
+    "pager_rows": {"en": "rows", "fr": "lignes"},
     # Compare
     "compare_with": {"en": "Compare with", "fr": "Comparer avec"},
     "compare_pick": {"en": "Pick a second version to compare.", "fr": "Choisissez une seconde version à comparer."},
@@ -226,6 +255,7 @@ TEXT: dict[str, dict[str, str]] = {
         "fr": "Entraînez un modèle sur ces données : lancez `segments train --data {path}`, puis "
         "`segments promote <version>` ; ou passez des données avec les colonnes de l'entraînement.",
     },
+    "compare_itself": {"en": "it is the version shown", "fr": "c'est la version affichée"},
     "err_compare": {
         "en": "Version {ref} cannot be compared: {detail}",
         "fr": "La version {ref} ne peut pas être comparée : {detail}",
@@ -357,3 +387,59 @@ def fmt_money_short(value: float, lang: str, currency: str = "EUR") -> str:
                 return f"{number}{_NNBSP}{suffix}{symbol}"
             return f"{symbol}{number}{suffix}"
     return fmt_money(value, lang, currency)
+
+
+#: The phrases of the recommendation sentence that ``workflow.clustering`` writes in English
+#: (``recommend_k``, ``_pick``, ``describe_set_aside``), in the order they are replaced, and their
+#: French. The sentence is stored with the model version in English; the page translates it here.
+_RECOMMENDATION_FR: tuple[tuple[str, str], ...] = (
+    (r"^k=(\d+): best silhouette \(([\d.]+)\) among the ", r"k=\1 : meilleure silhouette (\2) parmi les "),
+    (
+        r"^k=(\d+): silhouette ([\d.]+), within ([\d.]+) of the best \(k=(\d+), ([\d.]+)\) among the ",
+        r"k=\1 : silhouette \2, à moins de \3 de la meilleure (k=\4, \5) parmi les ",
+    ),
+    (r"k from (\d+) to (\d+) with ", r"k de \1 à \2 où "),
+    (r"k asked for with ", r"k demandés où "),
+    (r"no k had every segment ≥ (\d+)% of customers", r"aucun k n'a chaque segment ≥ \1 % des clients"),
+    (r"every segment ≥ (\d+)% of customers", r"chaque segment fait ≥ \1 % des clients"),
+    (r" and stability ARI ≥ ([\d.]+)", r" et la stabilité ARI ≥ \1"),
+    (r" \(none reached ([\d.]+)\)", r" (aucun n'atteignait \1)"),
+    (r" \(no k was stable\)", r" (aucun k n'était stable)"),
+    (r", and more segments to act on", r", et plus de segments sur lesquels agir"),
+    (r"; stability ARI ([\d.]+), smallest segment ([\d.]+)%", r" ; stabilité ARI \1, plus petit segment \2 %"),
+    (r"\b1 net refunder\b", r"1 compte en solde négatif"),
+    (r"\b1 exceptional account\b", r"1 compte hors norme"),
+    (r"([\d,]+) net refunders\b", r"\1 comptes en solde négatif"),
+    (r"([\d,]+) exceptional accounts\b", r"\1 comptes hors norme"),
+    (r" and (\d)", r" et \1"),
+    (
+        r" set aside before K-means \(under 0\.1% of customers\)",
+        r" mis à part avant K-means (moins de 0,1 % des clients)",
+    ),
+    (r" set aside before K-means \(([\d.]+)% of customers\)", r" mis à part avant K-means (\1 % des clients)"),
+    (r"; (\d)", r" ; \1"),
+)
+
+
+def recommendation_text(text: str, lang: str) -> str | None:
+    """The model's "why this k" sentence in ``lang``; None when it cannot be given in that language.
+
+    English is the sentence as recorded. French is rebuilt phrase by phrase from the known pattern
+    (numbers get a decimal comma and a narrow space before %); a sentence of another shape (an older
+    version's, a hand-set one) gives None rather than a half-English line.
+    """
+    import re
+
+    if lang != "fr":
+        return text
+    if not text.startswith("k="):
+        return None
+    out = text
+    for pattern, replacement in _RECOMMENDATION_FR:
+        out = re.sub(pattern, replacement, out)
+    opened = re.match(r"k=\d+ : ", out)  # one of the two openings of ``_pick`` was recognised
+    if not opened or re.search(r"\b(among|best|within|stability|smallest|customers|set aside|of the)\b", out):
+        return None  # a phrase this table does not know: no mixed-language sentence
+    out = re.sub(r"(\d),(\d{3})", "\\1" + _NNBSP + "\\2", out)  # thousands: 1,234 → 1 234
+    out = re.sub(r"(\d)\.(\d)", r"\1,\2", out)  # decimals: 0.443 → 0,443
+    return out.replace(" %", _NNBSP + "%").replace(" :", "\u00a0:").replace(" ;", "\u00a0;")

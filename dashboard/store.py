@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -43,7 +43,7 @@ from workflow.clustering import assign_segments, scaled_space
 from workflow.data import ReadOptions, read_shipments
 from workflow.errors import DataError, ModelNotFoundError, SegmentsError, StoreUnavailableError, first_line
 from workflow.features import SHARE_FEATURES, SKEWED_FEATURES, build_features
-from workflow.model import SegmentModel
+from workflow.model import SegmentModel, VersionSummary
 
 #: matplotlib's tab10, the palette of the silhouette plots logged with each run (``workflow.plots``):
 #: a segment has the same colour in MLflow and here. Ten hues that stay apart on white.
@@ -73,18 +73,6 @@ PROJECTION_QUANTILES = (0.001, 0.999)
 def segment_colour(segment: int) -> str:
     """Colour of a segment, the same in every view."""
     return SEGMENT_COLOURS[segment % len(SEGMENT_COLOURS)]
-
-
-class VersionSummary(Protocol):
-    """What the store needs from ``workflow.tracking.list_versions`` entries."""
-
-    version: str
-    aliases: list[str]
-    k: int
-    silhouette: float
-    stability_ari: float
-    created: pd.Timestamp
-    data_digest: str
 
 
 ModelLoader = Callable[[str, str], SegmentModel]
@@ -143,6 +131,20 @@ def _cached_features(
         path, options=ReadOptions.from_json(options), recorded=ReadOptions.from_json(recorded)
     )
     return build_features(shipments, as_of=as_of or None, home_country=home_country)
+
+
+def load_training_customers(model: SegmentModel) -> pd.DataFrame | None:
+    """The model's training customers as logged with its sweep (``workflow.tracking.load_customers``).
+
+    None for a version registered before the customers were logged: its customers come from its
+    ``data_path`` as before. Cached per run by ``tracking``. Raises ``DataError`` when the artifact
+    is unreadable.
+    """
+    if not model.customers_run_id:
+        return None
+    from workflow import tracking
+
+    return tracking.load_customers(model.customers_run_id)
 
 
 def load_features(
@@ -406,7 +408,9 @@ class DataStore(param.Parameterized):
     versions = param.List(default=[])
     customers = param.DataFrame(default=None, allow_None=True, doc="One row per customer, for the views.")
     selection_expr = param.Parameter(default=None, doc="The brushed selection (hv.dim expression).")
-    selected = param.Array(default=None, allow_None=True, doc="Boolean mask of the brushed customers.")
+    selected = param.Array(
+        default=None, allow_None=True, doc="Boolean mask of the filtered customers (brushes ∩ segments ∩ search)."
+    )
     rows = param.DataFrame(default=None, allow_None=True, doc="The table's customers.")
     revision = param.Integer(default=0, doc="Bumped when the model or the customers change.")
 
@@ -429,9 +433,11 @@ class DataStore(param.Parameterized):
         # The brushes in force, per source (the projection, a feature's chart): a new brush on a
         # source replaces that source's, and the selection is their intersection.
         self._regions: dict[str, hv.dim] = {}
+        self._region_labels: dict[str, str] = {}
         self._base_stats: pd.DataFrame | None = None  # the selection-free part of segment_stats
         self._drift: Drift | Problem | None = None
-        self._migrations: dict[str, Migration | Problem] = {}
+        # Per compared version: its model and the migration counts (names are added per language).
+        self._migrations: dict[str, tuple[SegmentModel, np.ndarray] | Problem] = {}
         self.reload()
 
     # --- loading ---------------------------------------------------------------------------------
@@ -457,10 +463,15 @@ class DataStore(param.Parameterized):
             problem = self._data_problem(model, error)
         self._features, self._scored = features, scored
         self._drift, self._migrations = None, {}
-        with param.parameterized.batch_call_watchers(self):
+        # Every view follows in one document update: the browser never shows the model card or the
+        # KPI cards of one version beside the plots of another.
+        with hold_page(), param.parameterized.batch_call_watchers(self):
             self.versions = versions
             self.problem = problem
             self.model = model if problem is None else None
+            # In the same batch as the model: a comparison of the new version with itself must
+            # never be drawn, not even for the time between two watchers.
+            self.compare_ref = self._valid_compare_ref()
             self._build_customers()
             self.revision += 1
 
@@ -469,7 +480,9 @@ class DataStore(param.Parameterized):
         as_of = None if self.data_path else (model.as_of or None)
         options = self.data_options if self.data_path else ""
         try:
-            features = self._features_loader(path, as_of, model.home_country, options, _recorded(model))
+            features = None if self.data_path else load_training_customers(model)
+            if features is None:
+                features = self._features_loader(path, as_of, model.home_country, options, _recorded(model))
         except DataError as error:
             kind = "data" if self.data_path else "training_data_missing"
             raise _DataProblemError(Problem(kind, {"path": str(path), "detail": _detail(error)})) from error
@@ -528,7 +541,7 @@ class DataStore(param.Parameterized):
 
     @param.depends("lang", watch=True)
     def _relabel(self) -> None:
-        with param.parameterized.batch_call_watchers(self):
+        with hold_page(), param.parameterized.batch_call_watchers(self):
             self._build_customers()
             self.revision += 1
 
@@ -548,23 +561,62 @@ class DataStore(param.Parameterized):
         """Bins of ``feature``'s distribution chart (shared by every session on this model)."""
         return self._scored.histogram(feature)
 
-    @param.depends("selection_expr", watch=True)
+    @param.depends("selection_expr", "segment_filter", "search", watch=True)
     def _apply_selection(self) -> None:
+        # One filter state: the brushes, the segments and the id search make one mask that the KPI
+        # cards, the plots, the toolbar's count and the table all show.
         expr, dataset = self.selection_expr, self.dataset
-        if expr is None or dataset is None:
+        if dataset is None or self.customers is None:
             self.selected = None
-        else:
-            self.selected = np.asarray(expr.apply(dataset, expanded=True, flat=True), dtype=bool)
+            return
+        mask = None if expr is None else np.asarray(expr.apply(dataset, expanded=True, flat=True), dtype=bool)
+        frame = self.customers
+        if self.segment_filter:
+            keep = np.isin(frame["segment"].to_numpy(), self.segment_filter)
+            mask = keep if mask is None else mask & keep
+        text = self.search.strip()
+        if text:
+            found = frame["customer_id"].str.contains(text, case=False, regex=False).to_numpy(dtype=bool)
+            mask = found if mask is None else mask & found
+        with hold_models():
+            self.selected = mask
 
-    def brush(self, source: str, expr: hv.dim | None) -> None:
+    def filters(self) -> list[tuple[str, str, str]]:
+        """The filters in force, as ``(kind, key, label)``: ``("brush", source, range)``,
+        ``("segment", "2", "")``, ``("search", text, "")``; what the page draws as removable chips."""
+        chips = [("brush", source, self._region_labels.get(source, "")) for source in self._regions]
+        chips += [("segment", str(segment), "") for segment in self.segment_filter]
+        if self.search.strip():
+            chips.append(("search", self.search.strip(), ""))
+        return chips
+
+    def remove_filter(self, kind: str, key: str) -> None:
+        """Remove one filter of :meth:`filters` (a chip's close button)."""
+        if kind == "brush":
+            self.brush(key, None)
+        elif kind == "segment":
+            self.segment_filter = [segment for segment in self.segment_filter if str(segment) != key]
+        elif kind == "search":
+            self.search = ""
+
+    def clear_filters(self) -> None:
+        """Remove every filter: brushes, segments and search, in one update."""
+        self._regions = {}
+        with hold_models(), param.parameterized.batch_call_watchers(self):
+            self.selection_expr = None
+            self.segment_filter = []
+            self.search = ""
+
+    def brush(self, source: str, expr: hv.dim | None, label: str = "") -> None:
         """Replace the brush of ``source`` (``PROJECTION`` or a feature) by ``expr`` (None: remove it).
 
         The selection is the intersection of every source's brush, as with ``hv.link_selections``
-        in ``cross_filter_mode="intersect"``.
+        in ``cross_filter_mode="intersect"``. ``label`` names the brush on its chip (e.g. its range).
         """
         regions = {name: region for name, region in self._regions.items() if name != source}
         if expr is not None:
             regions[source] = expr
+            self._region_labels[source] = label
         self._regions = regions
         with hold_models():
             self.selection_expr = combine(regions)
@@ -590,18 +642,9 @@ class DataStore(param.Parameterized):
 
     def _filter_mask(self) -> np.ndarray | None:
         # None when nothing filters: the table then shows the customers frame itself, not a copy.
-        frame = self.customers
-        mask = self.selected
-        if self.segment_filter:
-            keep = np.isin(frame["segment"].to_numpy(), self.segment_filter)
-            mask = keep if mask is None else mask & keep
-        text = self.search.strip()
-        if text:
-            found = frame["customer_id"].str.contains(text, case=False, regex=False).to_numpy(dtype=bool)
-            mask = found if mask is None else mask & found
-        return mask
+        return self.selected
 
-    @param.depends("selected", "segment_filter", "search", watch=True)
+    @param.depends("selected", watch=True)
     def _update_rows(self) -> None:
         frame = self.customers
         if frame is None:
@@ -619,7 +662,7 @@ class DataStore(param.Parameterized):
         return ["customer_id", "segment", "segment_name", *(self.model.features if self.model else [])]
 
     def n_selected(self) -> int:
-        """Number of brushed customers (all customers when nothing is brushed)."""
+        """Number of customers in the filter (all customers when nothing filters)."""
         if self.customers is None:
             return 0
         return len(self.customers) if self.selected is None else int(self.selected.sum())
@@ -637,16 +680,27 @@ class DataStore(param.Parameterized):
         return _csv(rows)
 
     def segment_stats(self) -> pd.DataFrame:
-        """Per segment: name, customers, share, revenue, revenue share, shipments, selected customers."""
+        """Per segment: name, customers, share, revenue, revenue share, shipments, and the same for the
+        customers in the filter (``selected``, ``selected_revenue``, ``selected_shipments``)."""
         model, frame = self.model, self.customers
         if model is None or frame is None:
             return pd.DataFrame()
         if self._base_stats is None:
             self._base_stats = _base_stats(frame, model.n_labels, model.names(self.lang), model.descriptions(self.lang))
         stats = self._base_stats.copy()
-        labels = self._scored.labels
-        selected = labels if self.selected is None else labels[self.selected]
-        stats["selected"] = np.bincount(selected, minlength=model.n_labels)
+        labels, k = self._scored.labels, model.n_labels
+        if self.selected is None:
+            stats["selected"] = stats["customers"]
+            for column, source in (("selected_revenue", "revenue"), ("selected_shipments", "shipments")):
+                if source in stats:
+                    stats[column] = stats[source]
+            return stats
+        chosen = labels[self.selected]
+        stats["selected"] = np.bincount(chosen, minlength=k)
+        # The cards show what the filter holds in money and volume too, not only a head count.
+        for column, feature in (("selected_revenue", "monetary"), ("selected_shipments", "frequency")):
+            if feature in frame:
+                stats[column] = np.bincount(chosen, weights=frame[feature].to_numpy()[self.selected], minlength=k)
         return stats
 
     def z_scores(self) -> pd.DataFrame:
@@ -665,24 +719,37 @@ class DataStore(param.Parameterized):
 
     # --- compare versions ------------------------------------------------------------------------
 
-    def migration(self, ref: str) -> Migration | Problem:
-        """Migration matrix from the shown version to ``ref``, on the same customers (cached)."""
-        if ref in self._migrations:
-            return self._migrations[ref]
-        result = self._compute_migration(ref)
-        self._migrations[ref] = result
-        return result
+    def compare_choices(self) -> list[str]:
+        """Versions the shown one can be compared with: every other registered version, newest first."""
+        if self.model is None:
+            return []
+        shown = str(self.model.version)
+        return [str(summary.version) for summary in self.versions if str(summary.version) != shown]
 
-    def _compute_migration(self, ref: str) -> Migration | Problem:
-        model, scored, features = self.model, self._scored, self._features
-        if model is None or scored is None or features is None:
+    def _valid_compare_ref(self) -> str:
+        # The version picked for comparison if it is still another version, else the newest other one.
+        choices = self.compare_choices()
+        if self.compare_ref in choices:
+            return self.compare_ref
+        return choices[0] if choices else ""
+
+    def migration(self, ref: str) -> Migration | Problem:
+        """Migration matrix from the shown version to ``ref``, on the same customers.
+
+        The counts are cached per version, the segment names follow the interface language.
+        """
+        model = self.model
+        if model is None or self._scored is None or self._features is None:
             return Problem("compare", {"ref": ref, "detail": "no model shown"})
-        try:
-            other = self._loader(_resolve(ref, self.versions), self.model_name)
-            labels_b = assign_segments(other.pipeline, features, other.set_aside)
-        except SegmentsError as error:
-            return Problem("compare", {"ref": ref, "detail": _detail(error)})
-        matrix = analysis.migration_matrix(scored.labels, labels_b, model.n_labels, other.n_labels)
+        if _resolve(ref, self.versions) == str(model.version):
+            # A version against itself says nothing (and its two axes would share one name).
+            return Problem("compare", {"ref": ref, "detail": t("compare_itself", self.lang)})
+        if ref not in self._migrations:
+            self._migrations[ref] = self._compute_migration(ref)
+        result = self._migrations[ref]
+        if isinstance(result, Problem):
+            return result
+        other, matrix = result
         names_a, names_b = model.names(self.lang), other.names(self.lang)
         counts = pd.DataFrame(
             matrix,
@@ -690,6 +757,15 @@ class DataStore(param.Parameterized):
             columns=pd.Index([names_b.get(s, str(s)) for s in range(other.n_labels)], name=f"v{other.version}"),
         )
         return Migration(version_a=str(model.version), version_b=str(other.version), counts=counts)
+
+    def _compute_migration(self, ref: str) -> tuple[SegmentModel, np.ndarray] | Problem:
+        model, scored, features = self.model, self._scored, self._features
+        try:
+            other = self._loader(_resolve(ref, self.versions), self.model_name)
+            labels_b = assign_segments(other.pipeline, features, other.set_aside)
+        except SegmentsError as error:
+            return Problem("compare", {"ref": ref, "detail": _detail(error)})
+        return other, analysis.migration_matrix(scored.labels, labels_b, model.n_labels, other.n_labels)
 
     # --- drift -------------------------------------------------------------------------------------
 
@@ -708,9 +784,12 @@ class DataStore(param.Parameterized):
     def _compute_drift(self) -> Drift | Problem:
         model, scored, current = self.model, self._scored, self._features
         try:
-            reference = self._features_loader(
-                model.data_path, model.as_of or None, model.home_country, "", _recorded(model)
-            )
+            # The training customers logged with the version; older versions re-read their training file.
+            reference = load_training_customers(model)
+            if reference is None:
+                reference = self._features_loader(
+                    model.data_path, model.as_of or None, model.home_country, "", _recorded(model)
+                )
             reference_scored = score_customers(model, reference)
         except DataError as error:
             return Problem("drift", {"path": str(model.data_path), "reason": _detail(error)})
@@ -776,6 +855,22 @@ def hold_models() -> Iterator[None]:
         yield
         return
     with doc.models.freeze():
+        yield
+
+
+@contextlib.contextmanager
+def hold_page() -> Iterator[None]:
+    """Send every change made inside the block to the browser as one update, when the block ends.
+
+    ``pn.io.hold`` combines the document's change events; with ``freeze`` the model graph is also
+    recomputed once (as :func:`hold_models`). A version or language switch changes the header, the
+    model card, the KPI cards, the plots and the table: the browser applies them together instead of
+    showing, for seconds, the new plots beside the old cards. Outside a served page, nothing to hold.
+    """
+    if pn.state.curdoc is None:
+        yield
+        return
+    with pn.io.hold(freeze=True):
         yield
 
 

@@ -7,6 +7,8 @@ filter, a search, the language); the store does the work. Views that depend on t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from html import escape
 
 import datashader as ds
@@ -16,12 +18,13 @@ import pandas as pd
 import panel as pn
 import panel_material_ui as pmui
 import param
-from bokeh.events import SelectionGeometry
+from bokeh.events import SelectionGeometry, Tap
 from bokeh.models import (
     BoxSelectTool,
     ColumnDataSource,
     DataRange1d,
     FixedTicker,
+    HTMLTemplateFormatter,
     NumberFormatter,
     PrintfTickFormatter,
     Range1d,
@@ -30,7 +33,16 @@ from bokeh.plotting import figure
 from holoviews.operation.datashader import datashade, dynspread
 
 from dashboard.analysis import psi_flag, shade_codes
-from dashboard.i18n import feature_label, fmt_float, fmt_int, fmt_money_short, fmt_pct, t
+from dashboard.i18n import (
+    feature_label,
+    fmt_float,
+    fmt_int,
+    fmt_money,
+    fmt_money_short,
+    fmt_pct,
+    recommendation_text,
+    t,
+)
 from dashboard.store import (
     PROJECTION,
     SEGMENT_COLOURS,
@@ -58,6 +70,10 @@ SELECTED_BAR_COLOUR = "#9aa7b8"
 UNSELECTED = "unselected"
 #: Colours of the drift flags: green, amber and red read as "fine / watch / act" to most people.
 FLAG_COLOURS = {"stable": "#2ca02c", "moderate": "#ff9f1c", "major": "#d62728"}
+#: Filter chips shown at most: the map, six charts, the search and eight segments.
+MAX_CHIPS = 16
+#: Delay before a plot is added to a freshly opened tab (see ``_mounted_later``).
+MOUNT_DELAY_MS = 250
 PLOT_FONT = {"title": "11pt", "labels": "10pt", "xticks": "9pt", "yticks": "9pt"}
 
 
@@ -191,7 +207,15 @@ class ModelCard(StoreViewer):
         table = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in rows)
         html = f'<table class="model-card">{table}</table>'
         if model.recommendation:
-            html += f'<p class="recommendation"><b>{t("recommendation", lang)}.</b> {escape(model.recommendation)}</p>'
+            # Recorded in English with the version: rebuilt in French, or the metrics it rests on.
+            sentence = recommendation_text(model.recommendation, lang) or t(
+                "recommendation_metrics",
+                lang,
+                k=model.k,
+                silhouette=fmt_float(model.metrics.get("silhouette", np.nan), lang, 3),
+                stability=fmt_float(model.metrics.get("stability_ari", np.nan), lang, 2),
+            )
+            html += f'<p class="recommendation"><b>{t("recommendation", lang)}.</b> {escape(sentence)}</p>'
         if self.store.ui_address and model.run_id:
             url = _run_url(self.store.ui_address, model)
             html += f'<p><a href="{escape(url)}" target="_blank" rel="noopener">{t("open_run", lang)} ↗</a></p>'
@@ -248,10 +272,10 @@ class VersionPicker(StoreViewer):
         return self._select
 
     def _sync_options(self, *_: object) -> None:
-        options = version_options(self.store)
-        with param.parameterized.discard_events(self._select):
-            self._select.param.update(label=t("version_picker", self.lang))
-        self._select.param.update(options=options, value=self.store.model_ref)
+        # One update: the label must reach the browser too (a language switch changes only it).
+        self._select.param.update(
+            label=t("version_picker", self.lang), options=version_options(self.store), value=self.store.model_ref
+        )
 
     def _picked(self, event: param.parameterized.Event) -> None:
         if event.new and event.new != self.store.model_ref:
@@ -354,22 +378,29 @@ class SegmentKPIs(StoreViewer):
                 f'<div class="kpi-line"><b>{revenue}</b> · '
                 f"{fmt_pct(row['revenue_share'], lang)} {t('kpi_of_revenue', lang)}</div>"
             )
+            if row["customers"]:
+                per_customer = fmt_money(row["revenue"] / row["customers"], lang, units(self.store)["currency"])
+                lines.append(f'<div class="kpi-line">{t("kpi_per_customer", lang, money=per_customer)}</div>')
         if "shipments" in row:
             lines.append(
                 f'<div class="kpi-line"><b>{fmt_int(row["shipments"], lang)}</b> '
                 f"{t('kpi_orders' if units(self.store)['orders'] else 'kpi_shipments', lang).lower()}</div>"
             )
         if self.store.selected is not None:
-            lines.append(
-                f'<div class="kpi-line kpi-selected"><b>{fmt_int(row["selected"], lang)}</b> '
-                f"{t('kpi_in_selection', lang)}</div>"
-            )
+            # The filter's customers, revenue and volume of this segment, not only a head count.
+            parts = [f"<b>{fmt_int(row['selected'], lang)}</b> {t('kpi_in_selection', lang)}"]
+            if "selected_revenue" in row:
+                parts.append(fmt_money_short(row["selected_revenue"], lang, units(self.store)["currency"]))
+            if "selected_shipments" in row:
+                unit = t("kpi_orders" if units(self.store)["orders"] else "kpi_shipments", lang).lower()
+                parts.append(f"{fmt_int(row['selected_shipments'], lang)} {unit}")
+            lines.append(f'<div class="kpi-line kpi-selected">{" · ".join(parts)}</div>')
         return f'<div class="kpi">{"".join(lines)}</div>'
 
     def _card(self, segment: int, body: pn.pane.HTML) -> pn.viewable.Viewable:
         download = pmui.FileDownload(
             callback=lambda s=segment: self.store.export_segment(s),
-            filename=f"segment-{segment}.csv",
+            filename=export_filename(self.store, self.store.model.names(self.lang).get(segment, str(segment))),
             label=t("export_segment", self.lang),
             icon="download",
             size="small",
@@ -395,7 +426,7 @@ _KPI_CSS = """
 .kpi-desc { font-size: 11.5px; line-height: 1.3; color: #444; min-height: 4em; margin: 2px 0; }
 .kpi-main { font-size: 20px; font-weight: 600; margin: 2px 0 0 0; }
 .kpi-line { font-size: 12px; color: #333; white-space: nowrap; }
-.kpi-selected { color: #0b57d0; margin-top: 2px; }
+.kpi-selected { color: #0b57d0; margin-top: 2px; white-space: normal; }
 """
 
 
@@ -430,9 +461,21 @@ class LinkedViews(StoreViewer):
             icon="deselect",
             variant="outlined",
             css_classes=["clear-selection"],
-            on_click=lambda _: store.clear_selection(),
+            on_click=lambda _: store.clear_filters(),
         )
         self._selection_pane = LiveHTML(self._selection_text, margin=(0, 10))
+        # The filter state drawn once, as chips; clicking a chip removes its filter.
+        # A fixed pool of chips, shown and relabelled as filters come and go (see ``_show_chips``).
+        self._chip_pool = [
+            pmui.Chip(label="", icon="close", size="small", visible=False, css_classes=["filter-chip"], margin=(0, 4))
+            for _ in range(MAX_CHIPS)
+        ]
+        for index, chip in enumerate(self._chip_pool):
+            chip.param.watch(lambda _event, index=index: self._chip_clicked(index), "clicks")
+        self._chips = pn.Row(*self._chip_pool, css_classes=["filter-chips"], margin=0)
+        self._chip_filters: list[tuple[str, str, str]] = []
+        self._chips_shown: tuple[list[tuple[str, str, str]], str] | None = None
+        store.param.watch(self._show_chips, ["selected", "lang"])
         self._heatmap_title_pane = pmui.Typography(self._heatmap_title, variant="subtitle1", margin=(0, 5))
         self._histogram_grid = pn.GridBox(ncols=2, sizing_mode="stretch_width", min_height=420)
         # Per model (``_render``): the stream the scatter and the heatmap redraw on, and the charts.
@@ -495,20 +538,58 @@ class LinkedViews(StoreViewer):
         heatmap = pmui.Paper(
             self._heatmap_title_pane,
             _deferred(
-                lambda: pn.pane.HoloViews(self._heatmap(), sizing_mode="stretch_width", linked_axes=False),
+                lambda: pn.pane.HoloViews(
+                    self._heatmap(), sizing_mode="stretch_width", linked_axes=False, css_classes=["segment-heatmap"]
+                ),
                 height=120 + 38 * store.model.n_labels,
             ),
             pmui.Typography(t("heatmap_help", lang), variant="caption", margin=(0, 5)),
             sizing_mode="stretch_width",
             styles={"padding": "8px"},
         )
-        toolbar = pn.Row(self._clear, self._selection_pane, align="center", sizing_mode="stretch_width")
+        self._show_chips()
+        toolbar = pn.Row(self._clear, self._selection_pane, self._chips, align="center", sizing_mode="stretch_width")
         return pn.Column(
             toolbar,
             pn.Row(scatter, distributions, sizing_mode="stretch_width"),
             heatmap,
             sizing_mode="stretch_width",
         )
+
+    # --- filter chips ----------------------------------------------------------------------------------
+
+    def _show_chips(self, *_: object) -> None:
+        store, lang = self.store, self.lang
+        filters = store.filters() if store.customers is not None else []
+        if (filters, lang) == self._chips_shown:
+            return  # a brush moved within the same filters: the chips stay as they are
+        self._chips_shown = (filters, lang)
+        self._chip_filters = filters[: len(self._chip_pool)]
+        names = list(store.customers["segment_name"].cat.categories) if store.customers is not None else []
+        # Only labels and visibility change: a brush sends a few properties, never new models (new
+        # models make Bokeh walk the page's whole model graph, ~0.1 s at each brush).
+        for chip, (kind, key, label) in zip(self._chip_pool, self._chip_filters, strict=False):
+            if kind == "segment":
+                text = t("chip_segment", lang, name=names[int(key)])
+            elif kind == "search":
+                text = t("chip_search", lang, text=key)
+            elif key == PROJECTION:
+                text = t("chip_projection", lang)
+            else:
+                text = label or feature_label(key, lang, **units(store))
+            chip.param.update(
+                label=text,
+                description=t("chip_remove", lang),
+                css_classes=["filter-chip", f"filter-chip-{kind}"],
+                visible=True,
+            )
+        for chip in self._chip_pool[len(self._chip_filters) :]:
+            chip.param.update(visible=False, css_classes=["filter-chip"])
+
+    def _chip_clicked(self, index: int) -> None:
+        if index < len(self._chip_filters):
+            kind, key, _ = self._chip_filters[index]
+            self.store.remove_filter(kind, key)
 
     # --- selection: the numbers now, the plots in the next callback ------------------------------------
 
@@ -631,10 +712,21 @@ class LinkedViews(StoreViewer):
         return f'<span class="selection-count">{text}</span>'
 
     def _heatmap(self) -> hv.DynamicMap:
-        dmap = hv.DynamicMap(lambda revision=0: self._heatmap_element(), streams=[self._redraw_stream])
-        tap = hv.streams.Tap(source=dmap)
-        tap.add_subscriber(self._heatmap_tapped)
-        return dmap
+        # The click is read from Bokeh's own Tap event on the figure (attached by a plot hook): in the
+        # browser HoloViews' Tap stream on this overlay of a heatmap and labels never fired.
+        return hv.DynamicMap(lambda revision=0: self._heatmap_element(), streams=[self._redraw_stream])
+
+    def _listen_to_taps(self, plot: object, element: object) -> None:
+        figure = plot.state
+        if not getattr(figure, "_segments_tap", False):
+            figure._segments_tap = True
+            figure.on_event(Tap, lambda event: self._heatmap_clicked(figure, event))
+
+    def _heatmap_clicked(self, figure: object, event: Tap) -> None:
+        # A categorical axis puts factor i between i and i + 1 (Bokeh's synthetic coordinates).
+        factors = list(getattr(figure.y_range, "factors", []) or [])
+        if event.y is not None and 0 <= event.y < len(factors):
+            self._heatmap_tapped(y=factors[int(event.y)])
 
     def _heatmap_element(self) -> hv.Overlay:
         store, lang = self.store, self.lang
@@ -661,7 +753,7 @@ class LinkedViews(StoreViewer):
             responsive=True,
             height=70 + 38 * len(names),
             xrotation=30,
-            tools=["hover", "tap"],
+            tools=["hover"],
             invert_yaxis=True,
             fontsize=PLOT_FONT,
             line_color="white",
@@ -670,6 +762,7 @@ class LinkedViews(StoreViewer):
             xlabel="",
             ylabel="",
             framewise=True,
+            hooks=[self._listen_to_taps],
         )
         # Dark cells get white numbers: black on deep red or blue is unreadable.
         dark = np.abs(long["z"].to_numpy()) > 0.6 * limit
@@ -741,7 +834,14 @@ class DistributionChart:
     def brush(self, low: float, high: float) -> None:
         """Select the customers whose feature is in [low, high] (intersected with the other brushes)."""
         feature = self.bins.feature
-        self.store.brush(feature, range_selection(feature, low, high))
+        low, high = min(low, high), max(low, high)
+        lang = self.store.lang
+        digits = 2 if feature in SHARE_FEATURES or high - low < 10 else 0
+        label = (
+            f"{feature_label(feature, lang, **units(self.store))}: "
+            f"{fmt_float(low, lang, digits)}–{fmt_float(high, lang, digits)}"
+        )
+        self.store.brush(feature, range_selection(feature, low, high), label=label)
 
     def _brushed(self, event: SelectionGeometry) -> None:
         geometry = event.geometry or {}
@@ -792,6 +892,30 @@ def _distribution_figure(
         axis.axis_label_text_font_style = "normal"
         axis.major_label_text_font_size = PLOT_FONT["xticks"]
     return chart
+
+
+def _mounted_later(build: object, height: int) -> pn.viewable.Viewable:
+    """The plot ``build()`` returns, added to the page in a later server callback than its tab.
+
+    Workaround for panel-material-ui 0.x (panel-extensions/panel-material-ui#548, open): a tab's
+    layout that arrives with a Bokeh plot inside measures the plot before the plot has built its own
+    layout, and the browser logs "Cannot read properties of undefined (reading 'top_panel')". A plot
+    added to an already-mounted column is measured after it is built. (Needed while the tab bodies
+    were inside ``pmui.Tabs``; kept with the tab-bar workaround of :class:`Dashboard`, not
+    re-measured without it.) Outside a served page (tests, exports) the plot is built at once.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return build()
+    holder = pn.Column(_placeholder(height), sizing_mode="stretch_width", min_height=height)
+
+    def fill() -> None:
+        holder.objects = [build()]
+
+    # After a delay, not at the next tick: the tab's models must have reached the browser and been
+    # mounted. Panel's periodic callback (run once) sets the session's document for ``build``.
+    pn.state.add_periodic_callback(fill, period=MOUNT_DELAY_MS, count=1)
+    return holder
 
 
 def _placeholder(height: int) -> pn.viewable.Viewable:
@@ -859,17 +983,7 @@ class CustomerTable(StoreViewer):
             margin=(0, 10),
             align="center",
         )
-        self._table = _PagedTabulator(
-            pagination="remote",
-            page_size=TABLE_PAGE_SIZE,
-            disabled=True,
-            show_index=False,
-            selectable=False,
-            sizing_mode="stretch_width",
-            hidden_columns=["segment"],
-            css_classes=["customer-table"],
-            layout="fit_data_table",
-        )
+        self._table, self._table_lang = self._make_table(self.lang), self.lang
         self._title = pmui.Typography(variant="h6", margin=(0, 10))
         self._layout = pmui.Paper(
             pn.Row(
@@ -905,17 +1019,43 @@ class CustomerTable(StoreViewer):
             options={name: i for i, name in enumerate(names)},
             value=list(store.segment_filter),
         )
-        self._export.label = t("export_rows", lang)
+        self._export.param.update(
+            label=t("export_rows", lang),
+            filename=export_filename(store, t("export_rows_name", lang)),
+            disabled=store.rows is None or len(store.rows) == 0,
+        )
+        if self._table_lang != lang:
+            # Tabulator reads its pager's language once, when the browser builds the table: a
+            # language switch gets a new table (a rare event; a selection only changes the rows).
+            self._table, self._table_lang = self._make_table(lang), lang
+            self._layout[2] = self._table
         self._table.param.update(value=store.rows, page=1, titles=self._titles(), formatters=self._formatters())
+
+    @staticmethod
+    def _make_table(lang: str) -> _PagedTabulator:
+        return _PagedTabulator(
+            pagination="remote",
+            page_size=TABLE_PAGE_SIZE,
+            disabled=True,
+            show_index=False,
+            selectable=False,
+            sizing_mode="stretch_width",
+            hidden_columns=["segment"],
+            css_classes=["customer-table"],
+            layout="fit_data_table",
+            configuration=tabulator_language(lang),
+        )
 
     def _rows_changed(self, event: param.parameterized.Event) -> None:
         if event.new is not None:
             self._table.param.update(value=event.new, page=1)
+            self._export.disabled = len(event.new) == 0  # an empty file helps nobody
 
     @param.depends("store.rows", "store.lang")
     def _count(self) -> str:
         n = 0 if self.store.rows is None else len(self.store.rows)
-        text = t("table_rows", self.lang, n=fmt_int(n, self.lang))
+        key = "table_empty" if n == 0 else ("table_rows_one" if n == 1 else "table_rows")
+        text = t(key, self.lang, n=fmt_int(n, self.lang))
         return f'<span class="rows-count" data-rows="{n}">{text}</span>'
 
     def _titles(self) -> dict[str, str]:
@@ -928,18 +1068,52 @@ class CustomerTable(StoreViewer):
         titles.update({f: feature_label(f, lang, **units(self.store)) for f in self.store.model.features})
         return titles
 
-    def _formatters(self) -> dict[str, NumberFormatter]:
-        language = "fr" if self.lang == "fr" else "en"
-        formatters = {}
-        for feature in self.store.model.features:
-            if feature in SHARE_FEATURES:
-                pattern = "0.0%"
-            elif feature in {"monetary", "avg_amount", "avg_weight_kg"}:
-                pattern = "0,0.00"
-            else:
-                pattern = "0,0"
-            formatters[feature] = NumberFormatter(format=pattern, language=language, text_align="right")
-        return formatters
+    def _formatters(self) -> dict[str, object]:
+        return table_formatters(self.store.model.features, self.lang)
+
+
+def table_formatters(features: list[str], lang: str) -> dict[str, object]:
+    """Number formats of the table's feature columns: ``1,234.50`` / ``12.5%`` in English, ``1 234,50`` /
+    ``12,5 %`` in French.
+
+    Bokeh's ``NumberFormatter(language="fr")`` still writes a decimal point inside Panel's Tabulator:
+    French numbers use Tabulator's own ``money`` formatter (any separators) and, for shares, a template.
+    """
+    formatters: dict[str, object] = {}
+    for feature in features:
+        decimals = 2 if feature in {"monetary", "avg_amount", "avg_weight_kg"} else 0
+        if lang != "fr":
+            pattern = "0.0%" if feature in SHARE_FEATURES else ("0,0.00" if decimals else "0,0")
+            formatters[feature] = NumberFormatter(format=pattern, text_align="right")
+        elif feature in SHARE_FEATURES:
+            # The value is a number (never text from the data): the template cannot inject markup.
+            formatters[feature] = HTMLTemplateFormatter(
+                template="<%= value == null ? '' : (100 * value).toFixed(1).replace('.', ',') + '\u202f%' %>"
+            )
+        else:
+            formatters[feature] = {"type": "money", "decimal": ",", "thousand": "\u202f", "precision": decimals}
+    return formatters
+
+
+def export_filename(store: DataStore, what: str) -> str:
+    """``v3-lapsed-heavy-parcel-shippers-2026-12-01.csv``: the model version, what is exported, the day.
+
+    Analysts keep exports side by side: the name says which model cut them, which customers and when.
+    """
+    slug = re.sub(r"[^0-9a-z]+", "-", unicodedata.normalize("NFKD", what).encode("ascii", "ignore").decode().lower())
+    version = f"v{store.model.version}-" if store.model is not None else ""
+    return f"{version}{slug.strip('-') or 'customers'}-{pd.Timestamp.now().date().isoformat()}.csv"
+
+
+def tabulator_language(lang: str) -> dict[str, object]:
+    """Tabulator's ``locale`` and ``langs`` options: the pager's words in the interface language."""
+    pager = {
+        key: t(f"pager_{key}", lang)
+        for key in ("first", "first_title", "last", "last_title", "prev", "prev_title", "next", "next_title")
+    }
+    pager["page_size"] = t("pager_page_size", lang)
+    pager["counter"] = {"showing": t("pager_showing", lang), "of": t("pager_of", lang), "rows": t("pager_rows", lang)}
+    return {"locale": lang, "langs": {lang: {"pagination": pager}}}
 
 
 class _PositionToIndex:
@@ -988,15 +1162,11 @@ class CompareVersions(StoreViewer):
         if store.model is None:
             return pn.Column(height=0, margin=0)
         lang = self.lang
-        others = {
-            label: ref
-            for label, ref in version_options(store).items()
-            if ref.isdigit() and ref != str(store.model.version)
-        }
+        # The store keeps ``compare_ref`` among these (in the same update as a version switch).
+        choices = store.compare_choices()
+        others = {label: ref for label, ref in version_options(store).items() if ref in choices}
         if not others:
             return pmui.Alert(object=t("compare_only_one", lang), severity="info", sizing_mode="stretch_width")
-        if store.compare_ref not in others.values():
-            store.compare_ref = next(iter(others.values()))
         picker = pmui.Select(
             label=t("compare_with", lang),
             options=others,
@@ -1012,7 +1182,7 @@ class CompareVersions(StoreViewer):
         store, lang = self.store, self.lang
         if store.model is None:
             return pn.Column(height=0, margin=0)
-        if not store.compare_ref:
+        if store.compare_ref not in store.compare_choices():
             return pmui.Typography(t("compare_pick", lang))
         result = store.migration(store.compare_ref)
         if isinstance(result, Problem):
@@ -1051,12 +1221,22 @@ def migration_view(result: Migration, lang: str) -> pn.viewable.Viewable:
     ]
     total = int(counts.to_numpy().sum())
     return pn.Column(
-        pmui.Typography(t("migration_title", lang, a=result.version_a, b=result.version_b), variant="subtitle1"),
+        pmui.Typography(
+            t("migration_title", lang, a=result.version_a, b=result.version_b),
+            variant="subtitle1",
+            css_classes=["migration-title"],
+        ),
         pmui.Typography(
             t("migration_summary", lang, n=fmt_int(total, lang), a=result.version_a, b=result.version_b),
             variant="body2",
+            css_classes=["migration-summary"],
         ),
-        pn.pane.HoloViews(heat * labels[0] * labels[1], sizing_mode="stretch_width", css_classes=["migration"]),
+        _mounted_later(
+            lambda: pn.pane.HoloViews(
+                heat * labels[0] * labels[1], sizing_mode="stretch_width", css_classes=["migration"]
+            ),
+            height=90 + 44 * counts.shape[0],
+        ),
         sizing_mode="stretch_width",
     )
 
@@ -1116,9 +1296,7 @@ def drift_view(drift: Drift, store: DataStore, lang: str) -> pn.viewable.Viewabl
             t("segment", lang): [names.get(s, str(s)) for s in shares.index],
             t("share_training", lang): [fmt_pct(v, lang) for v in shares["reference"]],
             t("share_current", lang): [fmt_pct(v, lang) for v in shares["current"]],
-            t("share_change", lang): [
-                f"{100 * v:+.1f}".replace(".", "," if lang == "fr" else ".") for v in shares["change"]
-            ],
+            t("share_change", lang): [_signed_points(v, lang) for v in shares["change"]],
         }
     )
     summary = t(
@@ -1133,7 +1311,10 @@ def drift_view(drift: Drift, store: DataStore, lang: str) -> pn.viewable.Viewabl
         pmui.Typography(summary, variant="body2"),
         pmui.Typography(t("drift_title", lang), variant="subtitle1"),
         pmui.Typography(t("drift_help", lang), variant="caption"),
-        pn.pane.HoloViews(chart, sizing_mode="stretch_width", css_classes=["drift-chart"]),
+        _mounted_later(
+            lambda: pn.pane.HoloViews(chart, sizing_mode="stretch_width", css_classes=["drift-chart"]),
+            height=60 + 28 * len(table),
+        ),
         pmui.Typography(
             f"{t('drift_shares_title', lang)} — {t('psi', lang)} {fmt_float(drift.segment_psi, lang, 3)} ({flag})",
             variant="subtitle1",
@@ -1145,6 +1326,14 @@ def drift_view(drift: Drift, store: DataStore, lang: str) -> pn.viewable.Viewabl
     )
 
 
+def _signed_points(change: float, lang: str) -> str:
+    """A share change in percentage points with its sign (``+1.5``, ``−0.3``); ``0.0`` rather than ``-0.0``."""
+    points = round(100 * change, 1)
+    if points == 0:
+        return fmt_float(0.0, lang, 1)
+    return ("+" if points > 0 else "\u2212") + fmt_float(abs(points), lang, 1)
+
+
 # --- the page ----------------------------------------------------------------------------------------
 
 
@@ -1153,23 +1342,40 @@ class Dashboard(StoreViewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         store = self.store
-        tabs = pmui.Tabs(
-            (
-                t("tab_explore", self.lang),
-                pn.Column(LinkedViews(store), CustomerTable(store), sizing_mode="stretch_width"),
-            ),
-            (t("tab_compare", self.lang), CompareVersions(store)),
-            (t("tab_drift", self.lang), DriftView(store)),
-            dynamic=True,  # compare and drift load a second model or file: only when opened
+        keys = ("tab_explore", "tab_compare", "tab_drift")
+        # Workaround for panel-material-ui 0.x (panel-extensions/panel-material-ui#548, open): its
+        # Tabs mount only the active tab's views, and a Bokeh plot mounted again when its tab comes
+        # back logs "Cannot read properties of undefined (reading 'top_panel')". The Tabs here are
+        # only the tab bar; the three bodies stay mounted below it and the inactive ones are hidden
+        # (``visible``), which Bokeh lays out without error. Compare and Drift are built when first
+        # opened: they load a second model or read the training data.
+        tab_bar = pmui.Tabs(
+            *((t(key, self.lang), pn.Spacer(height=0, margin=0)) for key in keys),
             sizing_mode="stretch_width",
+            css_classes=["page-tabs"],
         )
+        bodies = [
+            pn.Column(LinkedViews(store), CustomerTable(store), sizing_mode="stretch_width"),
+            pn.Column(sizing_mode="stretch_width", visible=False, css_classes=["compare-tab"]),
+            pn.Column(sizing_mode="stretch_width", visible=False, css_classes=["drift-tab"]),
+        ]
+        builders = {1: CompareVersions, 2: DriftView}
+
+        def show(event: param.parameterized.Event) -> None:
+            active = event.new
+            if active in builders and not bodies[active].objects:
+                bodies[active].objects = [builders.pop(active)(store)]
+            for index, body in enumerate(bodies):
+                body.visible = index == active
+
+        tab_bar.param.watch(show, "active")
 
         def relabel(*_: object) -> None:
-            # Tab labels are a parameter of panel-material-ui's Tabs: relabel in place rather than
-            # rebuild the tabs (and with them the linked views) on a language switch.
-            tabs._names = [t(key, store.lang) for key in ("tab_explore", "tab_compare", "tab_drift")]
+            # Tab labels are a parameter of panel-material-ui's Tabs (``_names``): relabel in place.
+            tab_bar._names = [t(key, store.lang) for key in keys]
 
         store.param.watch(relabel, "lang")
+        tabs = pmui.Column(tab_bar, *bodies, sizing_mode="stretch_width")
         page = pmui.Page(
             title=t("title", self.lang),
             header=[HeaderTitle(store), pn.Spacer(), LanguagePicker(store)],
@@ -1182,7 +1388,7 @@ class Dashboard(StoreViewer):
         store.param.watch(lambda event: page.param.update(title=t("title", event.new)), "lang")
         return page
 
-    def _main(self, tabs: pmui.Tabs) -> object:
+    def _main(self, tabs: pn.Column) -> object:
         @param.depends(self.store.param.problem)
         def main(problem: Problem | None = None) -> pn.viewable.Viewable:
             if self.store.problem is not None:

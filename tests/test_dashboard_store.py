@@ -589,3 +589,63 @@ def test_csv_export_neutralises_spreadsheet_formulas_in_text_only() -> None:
     assert exported["segment_name"].tolist() == ["'=cmd"] + ["Regular"] * 6
     assert exported["monetary"].tolist() == [-12.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # numbers stay numbers
     assert frame["customer_id"].iloc[0] == '=HYPERLINK("http://x")'  # the store's own frame is untouched
+
+
+def test_a_version_switch_never_compares_a_version_with_itself(registry: FakeRegistry) -> None:
+    # Issue 12: after opening Compare (v1 against v2), picking v2 drew v2 against itself and raised.
+    store = make_store(registry)
+    assert store.compare_choices() == ["2"]
+    assert store.compare_ref == "2"
+    seen = []
+    store.param.watch(lambda _: seen.append((store.model.version, store.compare_ref)), "revision")
+    store.model_ref = "2"
+    # In the same update as the new model, never one watcher later.
+    assert seen == [("2", "1")]
+    result = store.migration(store.compare_ref)
+    assert (result.version_a, result.version_b) == ("2", "1")
+    itself = store.migration("candidate")
+    assert isinstance(itself, Problem)
+    assert "version shown" in itself.params["detail"]
+
+
+def test_migration_names_follow_the_language(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    english = store.migration("2").counts
+    store.lang = "fr"
+    french = store.migration("2").counts
+    assert list(french.index) == [store.model.names("fr")[s] for s in range(store.model.n_labels)]
+    assert list(english.index) == [store.model.names("en")[s] for s in range(store.model.n_labels)]
+    np.testing.assert_array_equal(english.to_numpy(), french.to_numpy())
+
+
+def test_one_filter_state_for_cards_plots_and_table(registry: FakeRegistry) -> None:
+    # Issue 12: the segment filter and the search narrowed the table only.
+    store = make_store(registry)
+    frame = store.customers
+    store.segment_filter = [1]
+    in_one = frame["segment"].to_numpy() == 1
+    assert store.selected is not None
+    np.testing.assert_array_equal(store.selected, in_one)
+    assert store.n_selected() == len(store.rows) == int(in_one.sum())
+    stats = store.segment_stats()
+    assert stats["selected"].tolist() == [0, int(in_one.sum()), *([0] * (store.model.n_labels - 2))]
+    assert stats.loc[1, "selected_revenue"] == pytest.approx(frame.loc[in_one, "monetary"].sum())
+    assert stats.loc[0, "selected_revenue"] == 0
+    store.brush("monetary", store_module.range_selection("monetary", 0, 100), label="Revenue: 0–100")
+    store.search = "c00000"
+    assert [kind for kind, _, _ in store.filters()] == ["brush", "segment", "search"]
+    assert store.filters()[0][2] == "Revenue: 0–100"
+    expected = in_one & (frame["monetary"].between(0, 100)).to_numpy()
+    expected &= frame["customer_id"].str.contains("C00000").to_numpy()
+    np.testing.assert_array_equal(store.selected, expected)
+    store.remove_filter("segment", "1")
+    assert store.segment_filter == []
+    store.remove_filter("brush", "monetary")
+    store.remove_filter("search", "c00000")
+    assert store.filters() == []
+    assert store.selected is None
+    assert len(store.rows) == len(frame)
+    store.segment_filter = [0]
+    store.brush(store_module.PROJECTION, store_module.box_selection((0, -9, 9, 9)))
+    store.clear_filters()
+    assert (store.filters(), store.selected) == ([], None)

@@ -130,6 +130,9 @@ def test_kpis_per_segment(registry: FakeRegistry) -> None:
         assert name in text
     assert "customers" in text
     assert "of revenue" in text
+    stats = store.segment_stats()
+    per_customer = views.fmt_money(stats.loc[0, "revenue"] / stats.loc[0, "customers"], "en", store.model.currency)
+    assert f"{per_customer} per customer" in text
     assert "in the selection" not in text
     store.select(hv.dim("pc1") > 0)
     assert "in the selection" in html_text(views.SegmentKPIs(store))
@@ -345,3 +348,79 @@ def test_a_session_rebuilt_from_its_websocket_asks_no_cdn_for_stylesheets(regist
     urls = [str(sheet.url) for sheet in doc.select({"type": ImportedStyleSheet})]
     assert any(url.startswith(LOCAL_DIST) for url in urls), urls
     assert [url for url in urls if url.startswith(("http://", "https://", CDN_DIST))] == []
+
+
+def test_why_this_k_in_french() -> None:
+    from dashboard.i18n import recommendation_text
+
+    english = (
+        "k=5: silhouette 0.274, within 0.01 of the best (k=4, 0.280) among the k from 3 to 8 with every segment"
+        " ≥ 2% of customers and stability ARI ≥ 0.80 (none reached 0.90) (4, 5), and more segments to act on;"
+        " stability ARI 0.87, smallest segment 7.3%; 1,105 net refunders and 1 exceptional account set aside"
+        " before K-means (2.5% of customers)."
+    )
+    assert recommendation_text(english, "en") == english
+    french = recommendation_text(english, "fr")
+    assert french == (
+        "k=5\u00a0: silhouette 0,274, à moins de 0,01 de la meilleure (k=4, 0,280) parmi les k de 3 à 8 où chaque"
+        " segment fait ≥ 2\u202f% des clients et la stabilité ARI ≥ 0,80 (aucun n'atteignait 0,90) (4, 5), et plus"
+        " de segments sur lesquels agir\u00a0; stabilité ARI 0,87, plus petit segment 7,3\u202f%\u00a0; 1\u202f105"
+        " comptes en solde négatif et 1 compte hors norme mis à part avant K-means (2,5\u202f% des clients)."
+    )
+    # A sentence of unknown shape is not half translated: the card falls back to the metrics.
+    assert recommendation_text("k=4: chosen by hand after a workshop.", "fr") is None
+    assert recommendation_text("Chosen by hand.", "fr") is None
+
+
+def test_model_card_in_french_has_no_english_sentence(registry: FakeRegistry) -> None:
+    store = make_store(registry, lang="fr")
+    text = html_text(views.ModelCard(store))
+    assert "Pourquoi ce k" in text
+    assert "silhouette" in text
+    for word in ("best", "among", "stability", "smallest"):
+        assert f" {word} " not in text
+
+
+def test_table_numbers_in_french_use_a_decimal_comma() -> None:
+    formatters = views.table_formatters(["monetary", "frequency", "late_rate"], "fr")
+    assert formatters["monetary"] == {"type": "money", "decimal": ",", "thousand": "\u202f", "precision": 2}
+    assert formatters["frequency"]["precision"] == 0
+    assert "replace('.', ',')" in formatters["late_rate"].template
+    assert views.table_formatters(["monetary"], "en")["monetary"].format == "0,0.00"
+    assert views.tabulator_language("fr")["langs"]["fr"]["pagination"]["next"] == "Suiv."
+
+
+def test_version_picker_label_follows_the_language(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    picker = views.VersionPicker(store).__panel__()
+    store.lang = "fr"
+    assert picker.label == "Version du modèle"
+
+
+def test_share_changes_are_signed_without_minus_zero() -> None:
+    assert views._signed_points(-0.0004, "en") == "0.0"
+    assert views._signed_points(0.015, "fr") == "+1,5"
+    assert views._signed_points(-0.003, "en") == "\u22120.3"
+
+
+def test_table_says_one_customer_and_disables_an_empty_export(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    table = views.CustomerTable(store)
+    objects = rendered(table)
+    download = next(obj for obj in objects if isinstance(obj, views.pmui.FileDownload))
+    assert download.filename.startswith("v1-filtered-customers-")
+    assert download.filename.endswith(".csv")
+    assert not download.disabled
+    store.search = str(store.customers["customer_id"].iloc[0])
+    assert len(store.rows) == 1
+    assert ">1 customer<" in table._count()
+    store.search = "no such id"
+    assert "No customer matches these filters" in table._count()
+    assert download.disabled
+
+
+def test_export_names_say_version_segment_and_day(registry: FakeRegistry) -> None:
+    store = make_store(registry)
+    day = pd.Timestamp.now().date().isoformat()
+    name = views.export_filename(store, "Clients à forte valeur / express")
+    assert name == f"v1-clients-a-forte-valeur-express-{day}.csv"

@@ -1,7 +1,7 @@
 """Browser tests of the dashboard: pytest-playwright driving Debian's chromium against a served app.
 
 The app is served in-process on a free port (``serve(threaded=True)``) on a real temporary SQLite
-MLflow store, trained and promoted through the CLI (``workflow.cli.run``), so the page goes through
+MLflow store, trained and promoted through the CLI (``segments.cli.run``), so the page goes through
 ``workflow.tracking`` exactly as ``segments dashboard`` does.
 
 Without ``/usr/bin/chromium`` the tests skip with the reason, except under ``CI=true`` where they fail:
@@ -87,8 +87,8 @@ class TrainedStore:
 def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedStore]:
     """Generate shipments, train twice and promote version 1, through the real CLI."""
     _require_chromium()  # training takes a minute: not for tests that will skip anyway
+    from segments.cli import run
     from workflow import tracking
-    from workflow.cli import run
     from workflow.synth import generate_shipments, write_dataset
 
     root = tmp_path_factory.mktemp("dashboard-store")
@@ -99,7 +99,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedS
     patch = pytest.MonkeyPatch()
     patch.setenv("MLFLOW_TRACKING_URI", uri)
     patch.setenv("SEGMENTS_USER", "tester")
-    patch.setattr(tracking, "_configured", None)
+    tracking.reset()
     try:
         assert run(["train", "--data", str(data), "--k", "3-4", "--seed", "0"]) == 0
         assert run(["train", "--data", str(data), "--k", "5", "--seed", "1"]) == 0
