@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from html import escape
 
 import datashader as ds
@@ -720,7 +721,9 @@ class LinkedViews(StoreViewer):
         figure = plot.state
         if not getattr(figure, "_segments_tap", False):
             figure._segments_tap = True
-            figure.on_event(Tap, lambda event: self._heatmap_clicked(figure, event))
+            clicked = weakref.WeakMethod(self._heatmap_clicked)
+            # Weakly: the figure's callbacks must not keep a closed session's views and store alive.
+            figure.on_event(Tap, lambda event: (method := clicked()) and method(figure, event))
 
     def _heatmap_clicked(self, figure: object, event: Tap) -> None:
         # A categorical axis puts factor i between i and i + 1 (Bokeh's synthetic coordinates).
@@ -762,7 +765,7 @@ class LinkedViews(StoreViewer):
             xlabel="",
             ylabel="",
             framewise=True,
-            hooks=[self._listen_to_taps],
+            hooks=[_weak_hook(self._listen_to_taps)],
         )
         # Dark cells get white numbers: black on deep red or blue is unreadable.
         dark = np.abs(long["z"].to_numpy()) > 0.6 * limit
@@ -892,6 +895,23 @@ def _distribution_figure(
         axis.axis_label_text_font_style = "normal"
         axis.major_label_text_font_size = PLOT_FONT["xticks"]
     return chart
+
+
+def _weak_hook(method: object) -> object:
+    """A plot hook that calls ``method`` while its object lives, and holds it only weakly.
+
+    HoloViews keeps an element's options, hooks included, in its process-wide option trees: a hook
+    bound to a view would keep the view, its store and the session's data alive after the session
+    ends (tests/browser/test_session_release.py).
+    """
+    ref = weakref.WeakMethod(method)
+
+    def hook(plot: object, element: object) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(plot, element)
+
+    return hook
 
 
 def _mounted_later(build: object, height: int) -> pn.viewable.Viewable:
