@@ -88,11 +88,11 @@ def test_switching_version_after_compare_updates_card_kpis_and_plots(
     expect(page.locator(".migration-title")).to_contain_text("from v1", timeout=UPDATE_MS)
     pick_version(page, r"^v2 · k=")
     expect(page.locator(".header-title")).to_contain_text("v2", timeout=SWITCH_MS)
-    # One document update: when the header shows v2, the card and the KPI cards already do (a bound of
-    # a second, not the 30 s of the rest: they arrive in the same message).
+    # Once the header shows v2, the card and the KPI cards follow within the same bounded wait (no
+    # timing in a pass/fail test: on a loaded machine the browser lays the cards out over several frames).
     k = models["2"].k
-    expect(page.locator(".model-info")).to_contain_text(re.compile(rf"\(k\)\s*{k}(?!\d)"), timeout=1000)
-    expect(page.locator(".kpis .kpi")).to_have_count(models["2"].n_labels, timeout=1000)
+    expect(page.locator(".model-info")).to_contain_text(re.compile(rf"\(k\)\s*{k}(?!\d)"), timeout=SWITCH_MS)
+    expect(page.locator(".kpis .kpi")).to_have_count(models["2"].n_labels, timeout=SWITCH_MS)
     expect_version_everywhere(page, models["2"])
     # The comparison follows: v2 against the other version, never against itself.
     expect(page.locator(".migration-title")).to_contain_text("from v2 (rows) to v1", timeout=SWITCH_MS)
