@@ -1,13 +1,8 @@
 """The Panel dashboard of segments: explore a registered segmentation model with linked views.
 
-Layout of the package (DESIGN §6, Panel's DataStore/Viewer pattern):
-
-* ``i18n``: English and French strings and number formats.
-* ``analysis``: pure computations behind the views (PCA projection, PSI, migration matrix, z-scores).
-* ``store``: ``DataStore``, the one ``param.Parameterized`` object that owns the model, the customers,
-  their labels, the projection and the selection.
-* ``views``: thin ``pn.viewable.Viewer`` classes that render the store.
-* ``app``: ``create_app`` and ``serve``, the entry points the CLI calls.
+Panel's DataStore/Viewer pattern: ``store.DataStore`` owns the model, the customers and the filter;
+the views (``views``, ``linked_views``, ``table_view``, ``version_views``, on ``viewer.StoreViewer``)
+render it; ``app`` serves the page. docs/architecture.md ("The dashboard") lists every module.
 
 Nothing here creates widgets or calls ``pn.extension`` at import time.
 """

@@ -17,11 +17,9 @@ _NNBSP = "\u202f"
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "Customer segments", "fr": "Segments clients"},
-    "loading": {"en": "Loading the model and the customers…", "fr": "Chargement du modèle et des clients…"},
     # Model card
     "model": {"en": "Model", "fr": "Modèle"},
     "version": {"en": "Version", "fr": "Version"},
-    "alias": {"en": "Alias", "fr": "Alias"},
     "aliases": {"en": "Aliases", "fr": "Alias"},
     "k": {"en": "Segments (k)", "fr": "Segments (k)"},
     "silhouette": {"en": "Silhouette", "fr": "Silhouette"},
@@ -44,14 +42,10 @@ TEXT: dict[str, dict[str, str]] = {
         "fr": "v{version} · k={k} · silhouette {silhouette}",
     },
     "alias_option": {"en": "{alias} (v{version})", "fr": "{alias} (v{version})"},
-    "language": {"en": "Language", "fr": "Langue"},
     # KPIs
     "kpi_customers": {"en": "Customers", "fr": "Clients"},
-    "kpi_revenue": {"en": "Revenue", "fr": "Chiffre d'affaires"},
     "kpi_shipments": {"en": "Shipments", "fr": "Envois"},
     "kpi_orders": {"en": "Orders", "fr": "Commandes"},
-    "kpi_of_total": {"en": "of total", "fr": "du total"},
-    "kpi_of_customers": {"en": "of customers", "fr": "des clients"},
     "kpi_of_revenue": {"en": "of revenue", "fr": "du CA"},
     "kpi_in_selection": {"en": "in the selection", "fr": "dans la sélection"},
     "kpi_per_customer": {"en": "{money} per customer", "fr": "{money} par client"},

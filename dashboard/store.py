@@ -1,5 +1,5 @@
 """The dashboard's DataStore: one ``param.Parameterized`` object owns the model, the customers,
-their labels, the 2-D projection and the selection (DESIGN §6); the views only render it.
+their labels and the filter (docs/architecture.md, "The dashboard"); the views only render it.
 
 Heavy work is done once per process, not once per browser tab:
 
@@ -7,13 +7,7 @@ Heavy work is done once per process, not once per browser tab:
   (version, model name, tracking URI); aliases are resolved to a version number first so that a
   ``segments promote`` shows up on the next page load instead of being hidden by the cache;
 * features are cached per (file, modification time, size, as-of, home country, read options);
-* labels, the scaled space, the PCA projection, the customers frame the views draw from and the
-  distribution charts' bins are cached per (model, features) pair (:class:`Scored`). Every browser
-  tab on the same model shares these arrays; a session holds only its selection mask and the
-  selected rows (at 5M customers the shared arrays are about 1 GB, a session's own a few MB).
-
-A selection is an ``hv.dim`` expression (what HoloViews' ``link_selections`` would build from the
-same brush), evaluated on the shared arrays: a box on the projection is four vectorised comparisons.
+* labels, scaled space, projection and bins come from ``dashboard.scoring``, shared by every tab.
 
 Every failure a user can cause (no model, missing alias, unreachable store, missing or invalid data,
 features that don't match) becomes a :class:`Problem` that the page shows with the command that fixes
@@ -24,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,42 +30,16 @@ import panel as pn
 import param
 
 from dashboard import analysis
+from dashboard.export import to_csv
 from dashboard.i18n import LANGUAGES, t
-from workflow.clustering import assign_segments, scaled_space
+from dashboard.scoring import HistogramBins, Scored, combine, score_customers
+from workflow.clustering import assign_segments, transformed_feature_order
 from workflow.data import ReadOptions, read_shipments
 from workflow.errors import DataError, ModelNotFoundError, SegmentsError, StoreUnavailableError, first_line
-from workflow.features import SHARE_FEATURES, SKEWED_FEATURES, build_features
+from workflow.features import build_features
 from workflow.model import SegmentModel, VersionSummary
-
-#: matplotlib's tab10, the palette of the silhouette plots logged with each run (``workflow.plots``):
-#: a segment has the same colour in MLflow and here. Ten hues that stay apart on white.
-SEGMENT_COLOURS: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
-#: Unselected customers fade to this light grey, lighter than tab10's grey so both stay apart.
-UNSELECTED_COLOUR = "#d9d9d9"
-#: Scored (model, features) pairs kept in memory; each holds the labels, scaled space and projection.
-SCORED_CACHE_SIZE = 4
-#: Brush sources: the projection; a distribution chart is named by its feature.
-PROJECTION = "projection"
-#: The projection opens on these quantiles of each axis: a few extreme accounts would otherwise
-#: squeeze everyone else into a corner. They stay reachable by zooming out.
-PROJECTION_QUANTILES = (0.001, 0.999)
-
-
-def segment_colour(segment: int) -> str:
-    """Colour of a segment, the same in every view."""
-    return SEGMENT_COLOURS[segment % len(SEGMENT_COLOURS)]
-
+from workflow.profiles import segment_totals
+from workflow.tracking.names import MODEL_NAME
 
 ModelLoader = Callable[[str, str], SegmentModel]
 VersionLister = Callable[[str], Sequence[VersionSummary]]
@@ -86,7 +52,7 @@ FeatureLoader = Callable[[str, str | None, str, str, str], pd.DataFrame]
 
 @pn.cache
 def _cached_model(ref: str, model_name: str, tracking_uri: str) -> SegmentModel:
-    """Load a model version once per process (a cold load costs seconds, DESIGN §7)."""
+    """Load a model version once per process (a cold load costs seconds)."""
     from workflow import tracking  # only tracking imports mlflow; its import costs seconds
 
     return tracking.load_segment_model(ref, model_name)
@@ -168,157 +134,6 @@ def load_features(
 # --- scoring: labels, scaled space and projection, once per (model, features) ------------------
 
 
-@dataclass(frozen=True)
-class HistogramBins:
-    """A feature's distribution chart, shared by every session: edges, scale and per-customer codes."""
-
-    feature: str
-    edges: np.ndarray
-    log: bool
-    codes: np.ndarray
-    n_clusters: int
-
-    @property
-    def n_bins(self) -> int:
-        """Number of bars."""
-        return len(self.edges) - 1
-
-    def counts(self, mask: np.ndarray | None = None) -> np.ndarray:
-        """Customers per bin and segment, shape (n_bins, n_clusters), over ``mask`` (all when None)."""
-        return analysis.histogram_counts(self.codes, self.n_bins, self.n_clusters, mask)
-
-
-@dataclass
-class Scored:
-    """A model applied to customers: what every view needs, computed once and shared by all sessions.
-
-    ``frame`` holds ``customer_id``, ``segment``, ``pc1``, ``pc2`` and the model's features as views
-    of the arrays here and of the features frame (no copy); ``dataset`` is the same without the ids,
-    on which selection expressions are evaluated. Nothing may modify them in place.
-    """
-
-    labels: np.ndarray
-    scaled: np.ndarray
-    coords: np.ndarray
-    explained: np.ndarray
-    frame: pd.DataFrame
-    dataset: hv.Dataset
-    n_clusters: int
-    _histograms: dict[str, HistogramBins] = field(default_factory=dict, repr=False)
-    _ranges: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def projection_ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """The projection's opening view: the 0.1–99.9th percentile of each axis, padded by 5 %."""
-        with self._lock:
-            if "projection" not in self._ranges:
-                self._ranges["projection"] = tuple(
-                    _padded(np.quantile(self.coords[:, axis], PROJECTION_QUANTILES)) for axis in (0, 1)
-                )
-            return self._ranges["projection"]
-
-    def histogram(self, feature: str) -> HistogramBins:
-        """Bins of ``feature``'s distribution chart, computed on first use (one pass over the customers)."""
-        with self._lock:
-            if feature not in self._histograms:
-                values = self.frame[feature].to_numpy()
-                edges, log = analysis.histogram_edges(
-                    values, share=feature in SHARE_FEATURES, skewed=feature in SKEWED_FEATURES
-                )
-                codes = analysis.histogram_codes(values, edges, self.labels, self.n_clusters)
-                self._histograms[feature] = HistogramBins(feature, edges, log, codes, self.n_clusters)
-            return self._histograms[feature]
-
-
-_scored_cache: OrderedDict[tuple[int, int], tuple[Any, pd.DataFrame, Scored]] = OrderedDict()
-_scored_lock = threading.Lock()
-
-
-def score_customers(model: SegmentModel, features: pd.DataFrame) -> Scored:
-    """Labels, scaled space (float32), PCA projection and customers frame of ``features``, cached.
-
-    The cache key is the identity of the fitted pipeline and of the features frame; the entry holds
-    both, so an id cannot be reused by another object while its entry lives. Models and features
-    come from process-wide caches, so every browser tab on the same model hits the same entry.
-    Raises ``DataError`` when the features lack a column the model needs.
-    """
-    key = (id(model.pipeline), id(features))
-    with _scored_lock:
-        if key in _scored_cache:
-            _scored_cache.move_to_end(key)
-            return _scored_cache[key][2]
-        labels = assign_segments(model.pipeline, features, model.set_aside)
-        scaled = scaled_space(model.pipeline, features).astype(np.float32)
-        coords, explained = analysis.pca_projection(scaled)
-        frame = customers_frame(features, labels, coords, model.features)
-        # The ids stay out of the dataset: expressions never use them, and HoloViews copies what
-        # it holds when it selects.
-        dataset = hv.Dataset(frame.drop(columns=["customer_id"]))
-        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.n_labels)
-        _scored_cache[key] = (model.pipeline, features, scored)
-        while len(_scored_cache) > SCORED_CACHE_SIZE:
-            _scored_cache.popitem(last=False)
-        return scored
-
-
-def _padded(span: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
-    low, high = float(span[0]), float(span[1])
-    return low - pad * (high - low), high + pad * (high - low)
-
-
-def customers_frame(
-    features: pd.DataFrame, labels: np.ndarray, coords: np.ndarray, names: Sequence[str]
-) -> pd.DataFrame:
-    """One row per customer: id, segment, the two projection axes, then the features ``names``.
-
-    Built from views of the inputs (``copy=False`` keeps one block per column instead of
-    consolidating them into a new 2-D array): at 5M customers a copy would cost 0.5 GB.
-    """
-    columns: dict[str, Any] = {
-        "customer_id": features.index.array,
-        "segment": labels,
-        "pc1": coords[:, 0],
-        "pc2": coords[:, 1],
-    }
-    for name in names:
-        columns[name] = features[name].to_numpy()
-    return pd.DataFrame(columns, copy=False)
-
-
-def box_selection(bounds: tuple[float, float, float, float], x: str = "pc1", y: str = "pc2") -> hv.dim:
-    """The expression of a box brush ``(x0, y0, x1, y1)``, as ``hv.link_selections`` builds it.
-
-    Inclusive on every side; a box drawn right to left or bottom to top is normalised first.
-    """
-    x0, y0, x1, y1 = bounds
-    x0, x1 = min(x0, x1), max(x0, x1)
-    y0, y1 = min(y0, y1), max(y0, y1)
-    return ((hv.dim(x) >= x0) & (hv.dim(x) <= x1)) & ((hv.dim(y) >= y0) & (hv.dim(y) <= y1))
-
-
-def lasso_selection(geometry: np.ndarray, x: str = "pc1", y: str = "pc2") -> hv.dim:
-    """The expression of a lasso brush (polygon vertices, shape (n, 2)): customers inside the polygon.
-
-    ``hv.link_selections`` builds ``dim.pipe(spatial_select, …)``, which needs spatialpandas or
-    shapely; :func:`analysis.inside_polygon` does the same test with matplotlib.
-    """
-    return hv.dim.pipe(analysis.inside_polygon, hv.dim(x), hv.dim(y), polygon=np.asarray(geometry, dtype=float))
-
-
-def range_selection(feature: str, low: float, high: float) -> hv.dim:
-    """The expression of a range brush on a distribution chart (inclusive), as ``hv.link_selections`` builds it."""
-    low, high = min(low, high), max(low, high)
-    return (hv.dim(feature) >= low) & (hv.dim(feature) <= high)
-
-
-def combine(regions: dict[str, hv.dim]) -> hv.dim | None:
-    """The intersection of the brushes of each source (``link_selections``' ``cross_filter_mode="intersect"``)."""
-    expr = None
-    for region in regions.values():
-        expr = region if expr is None else expr & region
-    return expr
-
-
 # --- problems a user will meet ------------------------------------------------------------------
 
 
@@ -392,7 +207,7 @@ class DataStore(param.Parameterized):
         ``load_features`` (MLflow through ``workflow.tracking``, files through ``workflow.data``).
     """
 
-    model_name = param.String(default="customer-segments", doc="Registered model name.")
+    model_name = param.String(default=MODEL_NAME, doc="Registered model name.")
     model_ref = param.String(default="production", doc="Alias, version or models:/ URI shown.")
     data_path = param.String(default=None, allow_None=True, doc="--data, or None for the training data.")
     data_options = param.String(default="", doc="Reading options given for --data (ReadOptions as JSON).")
@@ -633,13 +448,6 @@ class DataStore(param.Parameterized):
         with hold_models():
             self.selection_expr = expr
 
-    def row_mask(self) -> np.ndarray | None:
-        """Customers the table shows: brushed ∩ segment filter ∩ id search (None without customers)."""
-        if self.customers is None:
-            return None
-        mask = self._filter_mask()
-        return np.ones(len(self.customers), dtype=bool) if mask is None else mask
-
     def _filter_mask(self) -> np.ndarray | None:
         # None when nothing filters: the table then shows the customers frame itself, not a copy.
         return self.selected
@@ -669,15 +477,15 @@ class DataStore(param.Parameterized):
 
     def export_rows(self) -> io.StringIO:
         """CSV of exactly the customers the table shows (selection, segment filter and search)."""
-        return _csv(self.rows if self.rows is not None else pd.DataFrame(columns=self.table_columns()))
+        return to_csv(self.rows if self.rows is not None else pd.DataFrame(columns=self.table_columns()))
 
     def export_segment(self, segment: int) -> io.StringIO:
         """CSV of every customer of one segment, whatever the selection."""
         frame = self.customers
         if frame is None:
-            return _csv(pd.DataFrame(columns=self.table_columns()))
+            return to_csv(pd.DataFrame(columns=self.table_columns()))
         rows = frame.loc[frame["segment"].to_numpy() == segment, self.table_columns()]
-        return _csv(rows)
+        return to_csv(rows)
 
     def segment_stats(self) -> pd.DataFrame:
         """Per segment: name, customers, share, revenue, revenue share, shipments, and the same for the
@@ -686,7 +494,7 @@ class DataStore(param.Parameterized):
         if model is None or frame is None:
             return pd.DataFrame()
         if self._base_stats is None:
-            self._base_stats = _base_stats(frame, model.n_labels, model.names(self.lang), model.descriptions(self.lang))
+            self._base_stats = _named_totals(frame, model, self.lang)
         stats = self._base_stats.copy()
         labels, k = self._scored.labels, model.n_labels
         if self.selected is None:
@@ -712,7 +520,7 @@ class DataStore(param.Parameterized):
         if model is None or scored is None:
             return pd.DataFrame()
         means = analysis.segment_means(scored.scaled, scored.labels, model.n_labels, self.selected)
-        order = _scaled_order(model)
+        order = transformed_feature_order(model.pipeline)
         table = pd.DataFrame(means, columns=order)[model.features]
         table.index = pd.RangeIndex(model.n_labels, name="segment")
         return table
@@ -805,27 +613,6 @@ class DataStore(param.Parameterized):
         )
 
 
-def _base_stats(
-    frame: pd.DataFrame, k: int, names: dict[int, str], descriptions: dict[int, str] | None = None
-) -> pd.DataFrame:
-    # What does not depend on the selection: computed once per model and language (three passes
-    # over the customers that a selection would otherwise repeat).
-    labels = frame["segment"].to_numpy()
-    size = np.bincount(labels, minlength=k)
-    stats = pd.DataFrame(index=pd.RangeIndex(k, name="segment"))
-    stats["name"] = [names.get(s, str(s)) for s in range(k)]
-    stats["description"] = [(descriptions or {}).get(s, "") for s in range(k)]
-    stats["customers"] = size
-    stats["share"] = size / max(len(labels), 1)
-    if "monetary" in frame:
-        revenue = np.bincount(labels, weights=frame["monetary"].to_numpy(), minlength=k)
-        stats["revenue"] = revenue
-        stats["revenue_share"] = revenue / revenue.sum() if revenue.sum() else np.nan
-    if "frequency" in frame:
-        stats["shipments"] = np.bincount(labels, weights=frame["frequency"].to_numpy(), minlength=k)
-    return stats
-
-
 class _DataProblemError(DataError):
     """A data failure already turned into the problem to show."""
 
@@ -886,50 +673,10 @@ def _resolve(ref: str, versions: Sequence[VersionSummary]) -> str:
     return ref
 
 
-def _scaled_order(model: SegmentModel) -> list[str]:
-    # The ColumnTransformer puts transformed columns first: the scaled space's column order.
-    return list(model.pipeline.named_steps["transform"].get_feature_names_out())
-
-
-#: First characters that make a spreadsheet read a cell as a formula (OWASP's "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed by ``'``.
-
-    Customer ids and names come from the data: an id such as ``=HYPERLINK("http://…")`` would be a live
-    formula in the analyst's Excel. The apostrophe makes spreadsheets show the cell as text (OWASP's
-    advice); numbers are left alone, so negative amounts stay numbers.
-    """
-    out = frame.copy(deep=False)  # new columns only where a cell changes; the customers are not copied
-    for column in frame.columns:
-        values = frame[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # A categorical column: its few categories, not its rows.
-            categories = _formulas_as_text(pd.Series(values.cat.categories))
-            if categories is not None:
-                out[column] = values.cat.rename_categories(categories.tolist())
-        else:
-            text = _formulas_as_text(values)
-            if text is not None:
-                out[column] = text
-    return out
-
-
-def _formulas_as_text(values: pd.Series) -> pd.Series | None:
-    """``values`` with its formula-like text prefixed by ``'``; None when nothing changes (or not text)."""
-    if not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
-        return None
-    risky = values.str.startswith(FORMULA_TRIGGERS, na=False).to_numpy(dtype=bool)
-    if not risky.any():
-        return None
-    return values.where(~risky, "'" + values.astype("string"))
-
-
-def _csv(frame: pd.DataFrame) -> io.StringIO:
-    buffer = io.StringIO()
-    # Six decimals: enough for shares and cents, without float noise (167.14999999999998).
-    neutralise_formulas(frame.round(6)).to_csv(buffer, index=False)
-    buffer.seek(0)
-    return buffer
+def _named_totals(frame: pd.DataFrame, model: SegmentModel, lang: str) -> pd.DataFrame:
+    """The part of ``segment_stats`` that does not depend on the selection, once per model and language."""
+    names, descriptions = model.names(lang), model.descriptions(lang)
+    totals = segment_totals(frame, frame["segment"].to_numpy(), model.n_labels)
+    totals.insert(0, "description", [descriptions.get(s, "") for s in totals.index])
+    totals.insert(0, "name", [names.get(s, str(s)) for s in totals.index])
+    return totals.rename(columns={"size": "customers"})

@@ -34,7 +34,7 @@ def fit_model(
 ) -> SegmentModel:
     """Fit ``transform → scale → kmeans`` on ``features`` and wrap it as a registered model would be.
 
-    The silhouette is computed on at most 5,000 customers (it is O(n²), DESIGN §7).
+    The silhouette is computed on at most 5,000 customers (it is O(n²)).
     """
     pipeline = make_pipeline(list(features.columns), k, random_state=random_state, n_init=n_init)
     pipeline.fit(features)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import analysis
+from dashboard import analysis, export, scoring
 from dashboard import store as store_module
 from dashboard.store import DataStore, Drift, Migration, Problem
 from dashboard.testing import FakeRegistry, fit_model
@@ -193,15 +193,15 @@ def test_brushes_of_each_source_intersect(registry: FakeRegistry) -> None:
     frame = store.customers
     pc1, monetary = frame["pc1"], frame["monetary"]
     median = float(monetary.median())
-    store.brush(store_module.PROJECTION, store_module.box_selection((0.0, -100.0, 100.0, 100.0)))
+    store.brush(scoring.PROJECTION, scoring.box_selection((0.0, -100.0, 100.0, 100.0)))
     assert store.n_selected() == int((pc1 >= 0).sum())
-    store.brush("monetary", store_module.range_selection("monetary", median, 1e12))
+    store.brush("monetary", scoring.range_selection("monetary", median, 1e12))
     both = (pc1 >= 0) & (monetary >= median)
     assert store.n_selected() == int(both.sum())
     assert store.rows["customer_id"].tolist() == frame.loc[both, "customer_id"].tolist()
-    store.brush(store_module.PROJECTION, store_module.box_selection((100.0, 100.0, -100.0, 0.0)))  # right to left
+    store.brush(scoring.PROJECTION, scoring.box_selection((100.0, 100.0, -100.0, 0.0)))  # right to left
     assert store.n_selected() == int(((frame["pc2"] >= 0) & (monetary >= median)).sum())
-    store.brush(store_module.PROJECTION, None)
+    store.brush(scoring.PROJECTION, None)
     assert store.n_selected() == int((monetary >= median).sum())
     store.clear_selection()
     assert store.selected is None
@@ -217,18 +217,18 @@ def test_brush_expressions_select_what_link_selections_selects(registry: FakeReg
     points = hv.Points(dataset, kdims=["pc1", "pc2"])
     bounds = (-0.7, -1.1, 1.3, 0.4)
     theirs, _, _ = points._get_selection_expr_for_stream_value(bounds=bounds)
-    ours = store_module.box_selection(bounds)
+    ours = scoring.box_selection(bounds)
     assert np.array_equal(ours.apply(dataset), theirs.apply(dataset))
     histogram = hv.operation.histogram(dataset, dimension="monetary", bins=np.linspace(0, 5000, 31))
     theirs, _, _ = histogram._get_selection_expr_for_stream_value(bounds=(800.0, 0, 300.0, 10))
-    ours = store_module.range_selection("monetary", 800.0, 300.0)
+    ours = scoring.range_selection("monetary", 800.0, 300.0)
     assert np.array_equal(ours.apply(dataset), theirs.apply(dataset))
 
 
 def test_box_mask_equals_the_brute_force_filter(registry: FakeRegistry) -> None:
     store = make_store(registry)
     x0, y0, x1, y1 = -0.5, -0.25, 1.5, 2.0
-    store.brush(store_module.PROJECTION, store_module.box_selection((x1, y1, x0, y0)))
+    store.brush(scoring.PROJECTION, scoring.box_selection((x1, y1, x0, y0)))
     coords = store.scored.coords
     expected = [
         i
@@ -258,7 +258,7 @@ def test_inside_polygon_hand_checked() -> None:
 def test_lasso_mask_equals_the_brute_force_filter(registry: FakeRegistry) -> None:
     store = make_store(registry)
     lasso = [(-2.0, -2.0), (2.0, -1.0), (0.5, 2.0), (-0.5, 0.0), (-1.5, 1.0)]  # not convex
-    store.brush(store_module.PROJECTION, store_module.lasso_selection(np.array(lasso)))
+    store.brush(scoring.PROJECTION, scoring.lasso_selection(np.array(lasso)))
     expected = [i for i, (x, y) in enumerate(store.scored.coords.tolist()) if _ray_casting(x, y, lasso)]
     assert 0 < len(expected) < len(store.customers)
     assert np.flatnonzero(store.selected).tolist() == expected
@@ -563,7 +563,7 @@ def test_scoring_is_cached_per_model_and_features(registry: FakeRegistry) -> Non
 
 
 def test_csv_buffer_round_trip() -> None:
-    buffer = store_module._csv(pd.DataFrame({"customer_id": ["A", "B"], "x": [1.5, math.pi]}))
+    buffer = export.to_csv(pd.DataFrame({"customer_id": ["A", "B"], "x": [1.5, math.pi]}))
     assert isinstance(buffer, io.StringIO)
     assert buffer.read().splitlines()[0] == "customer_id,x"
 
@@ -576,7 +576,7 @@ def test_csv_export_neutralises_spreadsheet_formulas_in_text_only() -> None:
             "monetary": [-12.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
         }
     )
-    exported = pd.read_csv(store_module._csv(frame), keep_default_na=False)
+    exported = pd.read_csv(export.to_csv(frame), keep_default_na=False)
     assert exported["customer_id"].tolist() == [
         '\'=HYPERLINK("http://x")',
         "'+33 6",
@@ -631,7 +631,7 @@ def test_one_filter_state_for_cards_plots_and_table(registry: FakeRegistry) -> N
     assert stats["selected"].tolist() == [0, int(in_one.sum()), *([0] * (store.model.n_labels - 2))]
     assert stats.loc[1, "selected_revenue"] == pytest.approx(frame.loc[in_one, "monetary"].sum())
     assert stats.loc[0, "selected_revenue"] == 0
-    store.brush("monetary", store_module.range_selection("monetary", 0, 100), label="Revenue: 0–100")
+    store.brush("monetary", scoring.range_selection("monetary", 0, 100), label="Revenue: 0–100")
     store.search = "c00000"
     assert [kind for kind, _, _ in store.filters()] == ["brush", "segment", "search"]
     assert store.filters()[0][2] == "Revenue: 0–100"
@@ -646,6 +646,6 @@ def test_one_filter_state_for_cards_plots_and_table(registry: FakeRegistry) -> N
     assert store.selected is None
     assert len(store.rows) == len(frame)
     store.segment_filter = [0]
-    store.brush(store_module.PROJECTION, store_module.box_selection((0, -9, 9, 9)))
+    store.brush(scoring.PROJECTION, scoring.box_selection((0, -9, 9, 9)))
     store.clear_filters()
     assert (store.filters(), store.selected) == ([], None)

@@ -1,0 +1,128 @@
+"""Every workaround that relies on the internals of Panel 1.9, panel-material-ui 0.x or HoloViews 1.x.
+
+Written for Panel 1.9.x (the last release for Python 3.11; Panel 1.10 needs Python >= 3.12),
+panel-material-ui 0.x and HoloViews 1.2x. Each says what it works around and how to tell when it
+can go: on an upgrade, run ``make test`` (the browser tests fail on any console error) and re-check
+each item here. Nothing outside this module overrides a private method or sets a private attribute
+of those libraries.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import pandas as pd
+import panel as pn
+import panel_material_ui as pmui
+
+#: Delay before a plot is added to a freshly opened tab (see ``mounted_later``).
+MOUNT_DELAY_MS = 250
+
+
+class LiveHTML(pn.pane.HTML):
+    """An HTML pane for text that changes with every selection: an update sends only the text.
+
+    Panel 1.9 sends an HTML pane's stylesheets again with each new text, as new ImportedStyleSheet
+    models: Bokeh then walks the page's whole model graph (10–30 ms at each update, seven updates per
+    selection) and the browser applies the stylesheets again. Other changes (styles, sizing) take
+    Panel's usual path.
+    """
+
+    def _update(self, ref: str, model: object) -> None:
+        props = self._get_properties(model.document)
+        props.pop("stylesheets", None)
+        model.update(**props)
+
+
+class _PositionToIndex:
+    """``Tabulator``'s row position → index lookup, answered from the index itself."""
+
+    def __init__(self, index: pd.Index | None) -> None:
+        self._index = index
+
+    def get(self, position: int, default: object = None) -> object:
+        """The index label at ``position``, else ``default``."""
+        if self._index is None or not 0 <= position < len(self._index):
+            return default
+        return self._index[position]
+
+
+class PagedTabulator(pn.widgets.Tabulator):
+    """Panel's Tabulator without the Python dict from row position to index it builds on every value.
+
+    With remote pagination the browser holds one page, but Panel 1.9 still maps every row of the
+    value in a dict comprehension (0.2–0.3 s at 1M rows, on each selection). The dict only serves
+    ``.get(row)`` for cell events, which the index answers directly.
+    """
+
+    def _update_index_mapping(self) -> None:
+        processed = self._processed
+        self._index_mapping = _PositionToIndex(processed.index if isinstance(processed, pd.DataFrame) else None)
+
+
+def weak_hook(method: object) -> object:
+    """A plot hook that calls ``method`` while its object lives, and holds it only weakly.
+
+    HoloViews keeps an element's options, hooks included, in its process-wide option trees: a hook
+    bound to a view would keep the view, its store and the session's data alive after the session
+    ends (tests/browser/test_session_release.py).
+    """
+    ref = weakref.WeakMethod(method)
+
+    def hook(plot: object, element: object) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(plot, element)
+
+    return hook
+
+
+def mounted_later(build: object, height: int) -> pn.viewable.Viewable:
+    """The plot ``build()`` returns, added to the page in a later server callback than its tab.
+
+    Workaround for panel-material-ui 0.x (panel-extensions/panel-material-ui#548, open): a tab's
+    layout that arrives with a Bokeh plot inside measures the plot before the plot has built its own
+    layout, and the browser logs "Cannot read properties of undefined (reading 'top_panel')". A plot
+    added to an already-mounted column is measured after it is built. (Needed while the tab bodies
+    were inside ``pmui.Tabs``; kept with the tab-bar workaround of :class:`Dashboard`, not
+    re-measured without it.) Outside a served page (tests, exports) the plot is built at once.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return build()
+    holder = pn.Column(placeholder(height), sizing_mode="stretch_width", min_height=height)
+
+    def fill() -> None:
+        holder.objects = [build()]
+
+    # After a delay, not at the next tick: the tab's models must have reached the browser and been
+    # mounted. Panel's periodic callback (run once) sets the session's document for ``build``.
+    pn.state.add_periodic_callback(fill, period=MOUNT_DELAY_MS, count=1)
+    return holder
+
+
+def placeholder(height: int) -> pn.viewable.Viewable:
+    return pn.Spacer(height=height, sizing_mode="stretch_width")
+
+
+def tab_bar_only(labels: list[str], **params: object) -> pmui.Tabs:
+    """A panel-material-ui tab bar whose tabs hold nothing: the caller shows and hides the bodies.
+
+    Workaround for panel-material-ui 0.x (panel-extensions/panel-material-ui#548, open): its Tabs
+    mount only the active tab's views, and a Bokeh plot mounted again when its tab comes back logs
+    "Cannot read properties of undefined (reading 'top_panel')". With this bar the bodies stay mounted
+    below it and the inactive ones are hidden (``visible``), which Bokeh lays out without error
+    (tests/browser: no console error on any tab). Can go when #548 is fixed.
+    """
+    return pmui.Tabs(
+        *((label, pn.Spacer(height=0, margin=0)) for label in labels), sizing_mode="stretch_width", **params
+    )
+
+
+def relabel_tabs(tabs: pmui.Tabs, labels: list[str]) -> None:
+    """Rename the tabs in place (a language switch) without rebuilding them and their bodies.
+
+    panel-material-ui 0.x keeps the labels in the private parameter ``_names``; Panel's own Tabs
+    rebuild their objects when renamed through the public API.
+    """
+    tabs._names = labels

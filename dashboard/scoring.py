@@ -1,0 +1,190 @@
+"""A model applied to customers, once per (model, features) and shared by every browser tab.
+
+Labels, the scaled space, the PCA projection, the customers frame the views draw from and the
+distribution charts' bins are cached per (model, features) pair (:class:`Scored`). Every browser tab
+on the same model shares these arrays; a session holds only its selection mask and the selected rows
+(at 5M customers the shared arrays are about 1 GB, a session's own a few MB).
+
+A selection is an ``hv.dim`` expression (what HoloViews' ``link_selections`` would build from the
+same brush), evaluated on the shared arrays: a box on the projection is four vectorised comparisons.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from dashboard import analysis
+from workflow.clustering import assign_segments, scaled_space
+from workflow.features import SHARE_FEATURES, SKEWED_FEATURES
+from workflow.model import SegmentModel
+
+#: Scored (model, features) pairs kept in memory; each holds the labels, scaled space and projection.
+SCORED_CACHE_SIZE = 4
+
+
+#: Brush sources: the projection; a distribution chart is named by its feature.
+PROJECTION = "projection"
+
+
+#: The projection opens on these quantiles of each axis: a few extreme accounts would otherwise
+#: squeeze everyone else into a corner. They stay reachable by zooming out.
+PROJECTION_QUANTILES = (0.001, 0.999)
+
+
+@dataclass(frozen=True)
+class HistogramBins:
+    """A feature's distribution chart, shared by every session: edges, scale and per-customer codes."""
+
+    feature: str
+    edges: np.ndarray
+    log: bool
+    codes: np.ndarray
+    n_clusters: int
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bars."""
+        return len(self.edges) - 1
+
+    def counts(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Customers per bin and segment, shape (n_bins, n_clusters), over ``mask`` (all when None)."""
+        return analysis.histogram_counts(self.codes, self.n_bins, self.n_clusters, mask)
+
+
+@dataclass
+class Scored:
+    """A model applied to customers: what every view needs, computed once and shared by all sessions.
+
+    ``frame`` holds ``customer_id``, ``segment``, ``pc1``, ``pc2`` and the model's features as views
+    of the arrays here and of the features frame (no copy); ``dataset`` is the same without the ids,
+    on which selection expressions are evaluated. Nothing may modify them in place.
+    """
+
+    labels: np.ndarray
+    scaled: np.ndarray
+    coords: np.ndarray
+    explained: np.ndarray
+    frame: pd.DataFrame
+    dataset: hv.Dataset
+    n_clusters: int
+    _histograms: dict[str, HistogramBins] = field(default_factory=dict, repr=False)
+    _ranges: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def projection_ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The projection's opening view: the 0.1–99.9th percentile of each axis, padded by 5 %."""
+        with self._lock:
+            if "projection" not in self._ranges:
+                self._ranges["projection"] = tuple(
+                    _padded(np.quantile(self.coords[:, axis], PROJECTION_QUANTILES)) for axis in (0, 1)
+                )
+            return self._ranges["projection"]
+
+    def histogram(self, feature: str) -> HistogramBins:
+        """Bins of ``feature``'s distribution chart, computed on first use (one pass over the customers)."""
+        with self._lock:
+            if feature not in self._histograms:
+                values = self.frame[feature].to_numpy()
+                edges, log = analysis.histogram_edges(
+                    values, share=feature in SHARE_FEATURES, skewed=feature in SKEWED_FEATURES
+                )
+                codes = analysis.histogram_codes(values, edges, self.labels, self.n_clusters)
+                self._histograms[feature] = HistogramBins(feature, edges, log, codes, self.n_clusters)
+            return self._histograms[feature]
+
+
+_scored_cache: OrderedDict[tuple[int, int], tuple[Any, pd.DataFrame, Scored]] = OrderedDict()
+_scored_lock = threading.Lock()
+
+
+def score_customers(model: SegmentModel, features: pd.DataFrame) -> Scored:
+    """Labels, scaled space (float32), PCA projection and customers frame of ``features``, cached.
+
+    The cache key is the identity of the fitted pipeline and of the features frame; the entry holds
+    both, so an id cannot be reused by another object while its entry lives. Models and features
+    come from process-wide caches, so every browser tab on the same model hits the same entry.
+    Raises ``DataError`` when the features lack a column the model needs.
+    """
+    key = (id(model.pipeline), id(features))
+    with _scored_lock:
+        if key in _scored_cache:
+            _scored_cache.move_to_end(key)
+            return _scored_cache[key][2]
+        labels = assign_segments(model.pipeline, features, model.set_aside)
+        scaled = scaled_space(model.pipeline, features).astype(np.float32)
+        coords, explained = analysis.pca_projection(scaled)
+        frame = customers_frame(features, labels, coords, model.features)
+        # The ids stay out of the dataset: expressions never use them, and HoloViews copies what
+        # it holds when it selects.
+        dataset = hv.Dataset(frame.drop(columns=["customer_id"]))
+        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.n_labels)
+        _scored_cache[key] = (model.pipeline, features, scored)
+        while len(_scored_cache) > SCORED_CACHE_SIZE:
+            _scored_cache.popitem(last=False)
+        return scored
+
+
+def _padded(span: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
+    low, high = float(span[0]), float(span[1])
+    return low - pad * (high - low), high + pad * (high - low)
+
+
+def customers_frame(
+    features: pd.DataFrame, labels: np.ndarray, coords: np.ndarray, names: Sequence[str]
+) -> pd.DataFrame:
+    """One row per customer: id, segment, the two projection axes, then the features ``names``.
+
+    Built from views of the inputs (``copy=False`` keeps one block per column instead of
+    consolidating them into a new 2-D array): at 5M customers a copy would cost 0.5 GB.
+    """
+    columns: dict[str, Any] = {
+        "customer_id": features.index.array,
+        "segment": labels,
+        "pc1": coords[:, 0],
+        "pc2": coords[:, 1],
+    }
+    for name in names:
+        columns[name] = features[name].to_numpy()
+    return pd.DataFrame(columns, copy=False)
+
+
+def box_selection(bounds: tuple[float, float, float, float], x: str = "pc1", y: str = "pc2") -> hv.dim:
+    """The expression of a box brush ``(x0, y0, x1, y1)``, as ``hv.link_selections`` builds it.
+
+    Inclusive on every side; a box drawn right to left or bottom to top is normalised first.
+    """
+    x0, y0, x1, y1 = bounds
+    x0, x1 = min(x0, x1), max(x0, x1)
+    y0, y1 = min(y0, y1), max(y0, y1)
+    return ((hv.dim(x) >= x0) & (hv.dim(x) <= x1)) & ((hv.dim(y) >= y0) & (hv.dim(y) <= y1))
+
+
+def lasso_selection(geometry: np.ndarray, x: str = "pc1", y: str = "pc2") -> hv.dim:
+    """The expression of a lasso brush (polygon vertices, shape (n, 2)): customers inside the polygon.
+
+    ``hv.link_selections`` builds ``dim.pipe(spatial_select, …)``, which needs spatialpandas or
+    shapely; :func:`analysis.inside_polygon` does the same test with matplotlib.
+    """
+    return hv.dim.pipe(analysis.inside_polygon, hv.dim(x), hv.dim(y), polygon=np.asarray(geometry, dtype=float))
+
+
+def range_selection(feature: str, low: float, high: float) -> hv.dim:
+    """The expression of a range brush on a distribution chart (inclusive), as ``hv.link_selections`` builds it."""
+    low, high = min(low, high), max(low, high)
+    return (hv.dim(feature) >= low) & (hv.dim(feature) <= high)
+
+
+def combine(regions: dict[str, hv.dim]) -> hv.dim | None:
+    """The intersection of the brushes of each source (``link_selections``' ``cross_filter_mode="intersect"``)."""
+    expr = None
+    for region in regions.values():
+        expr = region if expr is None else expr & region
+    return expr
