@@ -254,6 +254,9 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Version {ref} cannot be compared: {detail}",
         "fr": "La version {ref} ne peut pas être comparée : {detail}",
     },
+    # --- plots of the Explore tab (linked_views): new keys here ---
+    # --- Compare and Drift (version_views): new keys here ---
+    # --- page, model card, KPI cards, profile table, customer table: new keys here ---
 }
 
 #: Feature labels for axes, table headers and the heatmap.
