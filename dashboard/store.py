@@ -131,9 +131,6 @@ def load_features(
     )
 
 
-# --- scoring: labels, scaled space and projection, once per (model, features) ------------------
-
-
 # --- problems a user will meet ------------------------------------------------------------------
 
 
