@@ -65,6 +65,19 @@ def repeats_of(args: argparse.Namespace) -> int:
     return args.quick_repeats if args.quick else args.full_repeats
 
 
+def arguments(
+    description: str, argv: list[str] | None, *, quick_repeats: int, full_repeats: int
+) -> tuple[argparse.Namespace, int]:
+    """The options of a bench that takes only those of :func:`parser`, and its number of timed rounds."""
+    args = parser(description, quick_repeats=quick_repeats, full_repeats=full_repeats).parse_args(argv)
+    return args, repeats_of(args)
+
+
+def customers_of(args: argparse.Namespace) -> int:
+    """Customers of the chosen size: ``QUICK_CUSTOMERS`` with ``--quick``, else ``FULL_CUSTOMERS``."""
+    return QUICK_CUSTOMERS if args.quick else FULL_CUSTOMERS
+
+
 # --------------------------------------------------------------------------------------------------
 # Cached input data (generated once per synth/features version, reused by every bench)
 # --------------------------------------------------------------------------------------------------
@@ -168,6 +181,11 @@ class Timed:
 
     def __getitem__(self, name: str) -> list[float]:
         return self.wall[name]
+
+    def row(self, row_id: str, what: str, case: str, baseline: str, **kw: object) -> Row:
+        """The table row of ``case`` against ``baseline``, wall and CPU times (see :func:`seconds_row`)."""
+        wall, cpu = self.wall, self.cpu
+        return seconds_row(row_id, what, wall[case], wall[baseline], cpu=cpu[case], baseline_cpu=cpu[baseline], **kw)
 
 
 def paired(cases: dict[str, Callable[[], object]], repeats: int, *, label: str = "") -> Timed:

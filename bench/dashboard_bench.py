@@ -260,6 +260,7 @@ def time_one_visit(browser: Any, server: Server) -> dict[str, float]:
 
     count = page.locator(".rows-count")
     total = count.get_attribute("data-rows")
+    canvas.scroll_into_view_if_needed()  # the map sits below the segment profiles
     box = canvas.bounding_box()
     x0, y0 = box["x"] + 0.2 * box["width"], box["y"] + 0.15 * box["height"]
     x1, y1 = box["x"] + 0.55 * box["width"], box["y"] + 0.85 * box["height"]

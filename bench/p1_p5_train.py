@@ -96,11 +96,8 @@ def digest(labels: np.ndarray) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli = c.parser(__doc__.splitlines()[0], quick_repeats=1, full_repeats=3)
-    args = cli.parse_args(argv)
-    repeats = c.repeats_of(args)
-    customers = c.QUICK_CUSTOMERS if args.quick else c.FULL_CUSTOMERS
-    features_path = c.ensure_features(customers)
+    args, repeats = c.arguments(__doc__.splitlines()[0], argv, quick_repeats=1, full_repeats=3)
+    features_path = c.ensure_features(c.customers_of(args))
     features = pd.read_parquet(features_path)
     c.log(f"P1/P5 on {len(features):,} customers × {features.shape[1]} features, k={KS[0]}..{KS[-1]}")
 
@@ -158,14 +155,12 @@ def summarise(
     n_k = len(KS)
     rounds = [bare_fits[i : i + n_k] for i in range(0, len(bare_fits), n_k)]
     rows = [
-        c.seconds_row(
+        times.row(
             "P1",
             f"train k={KS[0]}..{KS[-1]}, {n_customers:,} customers, everything "
             "(fit_sweep + recommend_k + build_sweep_report + log_sweep)",
-            times["full"],
-            times["bare"],
-            cpu=times.cpu["full"],
-            baseline_cpu=times.cpu["bare"],
+            "full",
+            "bare",
             baseline_what="bare sweep: KMeans n_init=10 + 10k silhouette",
             max_ratio=2.0,
         ),

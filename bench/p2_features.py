@@ -73,9 +73,7 @@ def same_features(ours: pd.DataFrame, theirs: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli = c.parser(__doc__.splitlines()[0], quick_repeats=5, full_repeats=5)
-    args = cli.parse_args(argv)
-    repeats = c.repeats_of(args)
+    args, repeats = c.arguments(__doc__.splitlines()[0], argv, quick_repeats=5, full_repeats=5)
     from workflow import data
     from workflow.data import read_shipments
     from workflow.features import build_features
@@ -122,23 +120,19 @@ def main(argv: list[str] | None = None) -> None:
     digest_seconds = time.perf_counter() - started
 
     rows = [
-        c.seconds_row(
+        times.row(
             "P2",
             f"features from {n_rows / 1e6:.2f}M rows: read_shipments + build_features (Parquet → features)",
-            times["read_shipments + build_features"],
-            times["duckdb"],
-            cpu=times.cpu["read_shipments + build_features"],
-            baseline_cpu=times.cpu["duckdb"],
+            "read_shipments + build_features",
+            "duckdb",
             baseline_what="DuckDB, same Parquet → same features",
             max_ratio=1.5,
         ),
-        c.seconds_row(
+        times.row(
             "P2·f",
             f"features from {n_rows / 1e6:.2f}M rows: build_features alone (frame in memory)",
-            times["build_features alone"],
-            times["duckdb"],
-            cpu=times.cpu["build_features alone"],
-            baseline_cpu=times.cpu["duckdb"],
+            "build_features alone",
+            "duckdb",
             baseline_what="DuckDB incl. reading the file",
             max_ratio=1.5,
         ),

@@ -75,11 +75,8 @@ def child_seconds(script: str, *args: object) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli = c.parser(__doc__.splitlines()[0], quick_repeats=5, full_repeats=5)
-    args = cli.parse_args(argv)
-    repeats = c.repeats_of(args)
-    customers = c.QUICK_CUSTOMERS if args.quick else c.FULL_CUSTOMERS
-    features = pd.read_parquet(c.ensure_features(customers))
+    args, repeats = c.arguments(__doc__.splitlines()[0], argv, quick_repeats=5, full_repeats=5)
+    features = pd.read_parquet(c.ensure_features(c.customers_of(args)))
     c.log(f"P4: model k={K} fitted on {FIT_SAMPLE:,} customers; scoring {len(features):,} customers")
 
     with c.mlflow_store(), tempfile.TemporaryDirectory(dir=c.data_dir()) as workdir:
@@ -118,32 +115,26 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     rows = [
-        c.seconds_row(
+        cold.row(
             "P4·cold",
             "production model load, fresh process (imports + load_segment_model)",
-            cold["ours"],
-            cold["skops"],
-            cpu=cold.cpu["ours"],
-            baseline_cpu=cold.cpu["skops"],
+            "ours",
+            "skops",
             baseline_what="fresh process: import skops + skops.io.load of the file",
         ),
-        c.seconds_row(
+        warm.row(
             "P4·warm",
             "production model load, warm (load_segment_model again in-process)",
-            warm["warm load_segment_model"],
-            warm["warm skops.io.load"],
-            cpu=warm.cpu["warm load_segment_model"],
-            baseline_cpu=warm.cpu["warm skops.io.load"],
+            "warm load_segment_model",
+            "warm skops.io.load",
             baseline_what="skops.io.load of the file, in-process",
             max_value=0.1,
         ),
-        c.seconds_row(
+        scoring.row(
             "P4·score",
             f"SegmentModel.score on {len(features):,} customers",
-            scoring["score"],
-            scoring["pipeline.predict"],
-            cpu=scoring.cpu["score"],
-            baseline_cpu=scoring.cpu["pipeline.predict"],
+            "score",
+            "pipeline.predict",
             baseline_what="pipeline.predict on the same frame",
             max_value=1.0,
         ),

@@ -54,11 +54,8 @@ VARIANTS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli = c.parser(__doc__.splitlines()[0], quick_repeats=5, full_repeats=5)
-    args = cli.parse_args(argv)
-    repeats = c.repeats_of(args)
-    customers = c.QUICK_CUSTOMERS if args.quick else c.FULL_CUSTOMERS
-    path = c.ensure_features(customers)
+    args, repeats = c.arguments(__doc__.splitlines()[0], argv, quick_repeats=5, full_repeats=5)
+    path = c.ensure_features(c.customers_of(args))
     n = c.QUICK_CUSTOMERS if args.quick else N_FULL
     base_env = {key: value for key, value in os.environ.items() if key not in {"OMP_WAIT_POLICY", "OMP_NUM_THREADS"}}
     seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}

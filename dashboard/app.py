@@ -1,7 +1,8 @@
 """Entry points of the dashboard: ``create_app`` builds one page, ``serve`` runs the Panel server.
 
-``segments dashboard`` and ``segments demo`` call :func:`serve`; each browser tab gets its own
-``DataStore`` (its own selection), while models, features and projections are cached per process.
+``segments dashboard`` and ``segments demo`` call :func:`serve` with one :class:`AppSettings` (what
+every page of the server shows); each browser tab gets its own ``DataStore`` (its own selection),
+while models, features and projections are cached per process.
 
 Authentication: ``basic_auth`` is Panel's basic auth provider, passed through unchanged. Give it a
 single password (every user name is accepted) or the path to a JSON file mapping user names to
@@ -14,19 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import secrets
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import panel as pn
 
 from dashboard.i18n import LANGUAGES, language_from_header
+from dashboard.panel_fixes import release_at_session_end, serve_stylesheets_locally
 from dashboard.store import DataStore, FeatureLoader, ModelLoader, VersionLister
 from dashboard.views import Dashboard
+from workflow.tracking.names import MODEL_NAME
 
-#: Extensions the page needs; loaded in ``create_app`` (never at import time, DESIGN §6).
+#: Extensions the page needs; loaded in ``create_app``, never at import time (docs/architecture.md,
+#: "Design rules": no widgets or ``pn.extension`` at import time of library modules).
 _EXTENSIONS = ("tabulator",)
 #: Non-empty once ``hv.extension("bokeh")`` has run in this process.
 _holoviews_loaded: list[bool] = []
@@ -53,29 +59,22 @@ def default_language(lang: str | None = None) -> str:
     return language_from_header(headers.get("Accept-Language"))
 
 
-def create_app(
-    model_ref: str = "production",
-    data_path: str | None = None,
-    lang: str | None = None,
-    ui_address: str | None = None,
-    model_name: str = "customer-segments",
-    *,
-    data_options: str = "",
-    loader: ModelLoader | None = None,
-    lister: VersionLister | None = None,
-    features_loader: FeatureLoader | None = None,
-) -> pn.viewable.Viewable:
-    """Build the dashboard page for one session.
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    """What every page of one dashboard server shows: the model, the data, the language.
+
+    ``segments dashboard`` builds one from its options; :func:`serve`, :func:`warm_up` and
+    :func:`create_app` take one (or its fields as keyword arguments).
 
     Parameters
     ----------
     model_ref : str
         Alias, version number or ``models:/`` URI to show first.
-    data_path : str, optional
+    data_path : str or Path, optional
         Shipments file (``--data``) whose customers to show and check for drift; default the model's
         training data.
     lang : {"en", "fr"}, optional
-        Interface language; default the browser's, else English.
+        Interface language; default each browser's, else English.
     ui_address : str, optional
         Address of the MLflow UI (e.g. ``http://127.0.0.1:5000``): the model card links to the run.
     model_name : str
@@ -85,79 +84,68 @@ def create_app(
     loader, lister, features_loader : callable, optional
         Injection points (tests, benchmarks); see :class:`~dashboard.store.DataStore`.
 
+    Raises
+    ------
+    ValueError
+        ``lang`` is not one of the interface languages (a bad ``--lang`` fails at start-up, not in
+        every session).
+    """
+
+    model_ref: str = "production"
+    data_path: str | Path | None = None
+    lang: str | None = None
+    ui_address: str | None = None
+    model_name: str = MODEL_NAME
+    data_options: str = ""
+    loader: ModelLoader | None = None
+    lister: VersionLister | None = None
+    features_loader: FeatureLoader | None = None
+
+    def __post_init__(self) -> None:
+        if self.lang is not None:
+            default_language(self.lang)
+
+    def store(self, lang: str = "en") -> DataStore:
+        """A new ``DataStore`` (one session's model, data and selection) shown in ``lang``."""
+        return DataStore(
+            model_ref=self.model_ref,
+            data_path=str(self.data_path) if self.data_path else None,
+            data_options=self.data_options,
+            lang=lang,
+            ui_address=self.ui_address,
+            model_name=self.model_name,
+            loader=self.loader,
+            lister=self.lister,
+            features_loader=self.features_loader,
+        )
+
+
+def _settings(settings: AppSettings | None, options: dict[str, Any]) -> AppSettings:
+    """``settings`` (default ``AppSettings()``) with the fields given as keyword arguments replaced."""
+    return dataclasses.replace(settings or AppSettings(), **options)
+
+
+def create_app(settings: AppSettings | None = None, /, **options: Any) -> pn.viewable.Viewable:
+    """Build the dashboard page for one session.
+
+    Parameters
+    ----------
+    settings : AppSettings, optional
+        What the page shows; default ``AppSettings()``.
+    **options
+        Fields of :class:`AppSettings` that replace those of ``settings``.
+
     Returns
     -------
     Viewable
         A panel-material-ui ``Page``; never raises for a user-fixable problem (the page shows it).
     """
+    settings = _settings(settings, options)
     _init_extensions()
-    _serve_stylesheets_locally()
-    store = DataStore(
-        model_ref=model_ref,
-        data_path=str(data_path) if data_path else None,
-        data_options=data_options,
-        lang=default_language(lang),
-        ui_address=ui_address,
-        model_name=model_name,
-        loader=loader,
-        lister=lister,
-        features_loader=features_loader,
-    )
-    page = Dashboard(store).__panel__()
-    _release_at_session_end(page)
+    serve_stylesheets_locally()
+    page = Dashboard(settings.store(lang=default_language(settings.lang))).__panel__()
+    release_at_session_end(page, then=_schedule_trim)
     return page
-
-
-def _serve_stylesheets_locally() -> None:
-    """Build this session's models with the stylesheet URLs of the server, not of Panel's CDN.
-
-    Panel declares its components' stylesheets with CDN URLs and rewrites them to the server's copies
-    when it renders the session's HTML page, from the document's ``dist_url`` template variable. Bokeh
-    also builds a session without that page: when a browser's websocket arrives after the session was
-    discarded as unused (15-32 s, which a loaded machine reaches), the session is rebuilt from the
-    websocket's token. Its stylesheets then point to cdn.holoviz.org: an unstyled page where the
-    internet is out of reach, and a request to a third party from a page of customer data. Setting the
-    variable first, to the value Panel's page would give it, builds every model with local URLs.
-    """
-    from panel.io.resources import LOCAL_DIST
-
-    doc = pn.state.curdoc
-    if doc is None:
-        return
-    local = f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST
-    doc.template_variables.setdefault("dist_url", local)
-
-
-def _release_at_session_end(page: pn.viewable.Viewable) -> None:
-    """Let the session's page, views and store be freed when its session ends.
-
-    Two references in the pinned libraries outlive a session, each keeping its whole page (the
-    ``DataStore``, the plots, the selection) in memory for the life of the process:
-
-    * panel-material-ui's ``Page`` binds its ``busy`` to the process-wide ``pn.state.busy`` and never
-      removes that watcher;
-    * at session end Panel cleans the page up but not its children (``ReactiveESM._cleanup`` walks
-      ``model.children``, which the destroyed document has already emptied), so HoloViews keeps the
-      plots' stream callbacks in its class-level ``Callback._callbacks``.
-    """
-    doc = pn.state.curdoc
-    if doc is None or doc.session_context is None:
-        return
-    roots: list[Any] = []
-    # The page's root model exists once the page is in the document, i.e. by the time it loads.
-    pn.state.onload(lambda: roots.append(page._documents.get(doc)))
-
-    def release(_context: Any) -> None:
-        for root in filter(None, roots):
-            for view in page.select():
-                if view is not page:
-                    view._cleanup(root)
-        for watcher in list(pn.state.param.watchers.get("busy", {}).get("value", [])):
-            if getattr(getattr(watcher.fn, "__self__", None), "self", None) is page:
-                pn.state.param.unwatch(watcher)
-        _schedule_trim()
-
-    doc.on_session_destroyed(release)
 
 
 #: The pending heap trim (at most one: sessions often end together).
@@ -187,17 +175,7 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def warm_up(
-    model_ref: str = "production",
-    data_path: str | None = None,
-    model_name: str = "customer-segments",
-    *,
-    data_options: str = "",
-    loader: ModelLoader | None = None,
-    lister: VersionLister | None = None,
-    features_loader: FeatureLoader | None = None,
-    freeze_gc: bool = False,
-) -> None:
+def warm_up(settings: AppSettings | None = None, /, *, freeze_gc: bool = False, **options: Any) -> None:
     """Fill the process caches and compile Datashader's kernels before the first visitor.
 
     A cold process spends seconds importing mlflow, loading the model, reading the data and
@@ -210,26 +188,28 @@ def warm_up(
     ~0.5M of them, and each full collection walked them all, 0.2–0.3 s that a page load or a brush
     paid whenever it triggered one. Modules, classes and functions live as long as the process
     anyway; the data (model, customers) is loaded after the freeze, so it stays collectable.
+
+    Parameters
+    ----------
+    settings : AppSettings, optional
+        What the pages will show; default ``AppSettings()``.
+    freeze_gc : bool
+        Freeze the collector once the libraries are imported.
+    **options
+        Fields of :class:`AppSettings` that replace those of ``settings``.
     """
+    settings = _settings(settings, options)
     import datashader as ds
     import holoviews.plotting.bokeh  # noqa: F401  (the plotting classes every page instantiates)
     import numpy as np
     import pandas as pd
 
     if freeze_gc:
-        if loader is None:
+        if settings.loader is None:
             from workflow import tracking  # noqa: F401  (mlflow: the default loader's import)
         gc.collect()
         gc.freeze()
-    DataStore(
-        model_ref=model_ref,
-        data_path=str(data_path) if data_path else None,
-        data_options=data_options,
-        model_name=model_name,
-        loader=loader,
-        lister=lister,
-        features_loader=features_loader,
-    )
+    settings.store()
     # Same dtypes as the projection (float32 coordinates, categorical segment names).
     frame = pd.DataFrame(
         {
@@ -244,22 +224,16 @@ def warm_up(
 
 
 def serve(
+    settings: AppSettings | None = None,
+    /,
     *,
     port: int = 5006,
     address: str = "127.0.0.1",
-    model_ref: str = "production",
-    data_path: str | None = None,
-    lang: str | None = None,
     show: bool = False,
     basic_auth: str | None = None,
     cookie_secret: str | None = None,
-    ui_address: str | None = None,
     threaded: bool = False,
-    model_name: str = "customer-segments",
-    data_options: str = "",
-    loader: ModelLoader | None = None,
-    lister: VersionLister | None = None,
-    features_loader: FeatureLoader | None = None,
+    **options: Any,
 ) -> Any:
     """Serve the dashboard with Panel (blocking unless ``threaded``).
 
@@ -269,49 +243,32 @@ def serve(
 
     Parameters
     ----------
+    settings : AppSettings, optional
+        What every page shows; default ``AppSettings()``.
     port, address : int, str
         Where to listen.
-    model_ref, data_path, lang, ui_address, model_name, data_options
-        As in :func:`create_app`.
     show : bool
         Open a browser tab.
     basic_auth, cookie_secret : str, optional
         Panel's basic auth (a password, or a JSON file of users and passwords) and cookie secret.
     threaded : bool
         Run the server on a thread and return it.
-    loader, lister, features_loader : callable, optional
-        Injection points for tests.
+    **options
+        Fields of :class:`AppSettings` that replace those of ``settings`` (e.g. ``loader`` in tests).
     """
-    if lang is not None:
-        default_language(lang)  # fail at start-up on a bad --lang, not in every session
+    settings = _settings(settings, options)  # a bad lang fails here, at start-up
     # On a thread: the server listens at once; a visitor arriving during the warm-up just waits
     # for the same caches. A blocking server owns its process: it may freeze the collector.
     threading.Thread(
         target=warm_up,
-        args=(model_ref, data_path, model_name),
-        kwargs={
-            "data_options": data_options,
-            "loader": loader,
-            "lister": lister,
-            "features_loader": features_loader,
-            "freeze_gc": not threaded,
-        },
+        args=(settings,),
+        kwargs={"freeze_gc": not threaded},
         name="dashboard-warm-up",
         daemon=True,
     ).start()
 
     def app() -> pn.viewable.Viewable:
-        return create_app(
-            model_ref=model_ref,
-            data_path=data_path,
-            lang=lang,
-            ui_address=ui_address,
-            model_name=model_name,
-            data_options=data_options,
-            loader=loader,
-            lister=lister,
-            features_loader=features_loader,
-        )
+        return create_app(settings)
 
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"] if port else None
     options: dict[str, Callable[..., Any] | str | bool | int | list[str] | None] = {

@@ -14,6 +14,8 @@ DEFAULT_LANGUAGE = "en"
 
 # French typography: narrow no-break space before % and as thousands separator (Imprimerie nationale).
 _NNBSP = "\u202f"
+#: A true minus sign (a hyphen is shorter than a plus and reads as a dash), for negative amounts.
+MINUS = "\u2212"
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "Customer segments", "fr": "Segments clients"},
@@ -34,14 +36,8 @@ TEXT: dict[str, dict[str, str]] = {
         "fr": "k={k}\u00a0: silhouette {silhouette}, stabilité ARI {stability}.",
     },
     "open_run": {"en": "Open the run in MLflow", "fr": "Ouvrir le run dans MLflow"},
-    "none": {"en": "none", "fr": "aucun"},
     # Version picker
     "version_picker": {"en": "Model version", "fr": "Version du modèle"},
-    "version_option": {
-        "en": "v{version} · k={k} · silhouette {silhouette}",
-        "fr": "v{version} · k={k} · silhouette {silhouette}",
-    },
-    "alias_option": {"en": "{alias} (v{version})", "fr": "{alias} (v{version})"},
     # KPIs
     "kpi_customers": {"en": "Customers", "fr": "Clients"},
     "kpi_shipments": {"en": "Shipments", "fr": "Envois"},
@@ -63,17 +59,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Customers on the model's two main axes",
         "fr": "Clients sur les deux axes principaux du modèle",
     },
-    "projection_help": {
-        "en": "Each dot is a customer (PCA of the model's scaled space). Drag a box to select customers.",
-        "fr": "Chaque point est un client (ACP de l'espace normalisé du "
-        "modèle). Tracez un rectangle pour sélectionner.",
-    },
-    "pc_axis": {"en": "PC{n} ({share} of variance)", "fr": "CP{n} ({share} de la variance)"},
     "distributions_title": {"en": "Feature distributions by segment", "fr": "Distribution des variables par segment"},
-    "distributions_help": {
-        "en": "Between the 1st and 99th percentile. Drag along an axis to select a range.",
-        "fr": "Entre le 1er et le 99e centile. Glissez le long d'un axe pour sélectionner un intervalle.",
-    },
     "distributions_pick": {"en": "Features shown", "fr": "Variables affichées"},
     "customers_axis": {"en": "Customers", "fr": "Clients"},
     "heatmap_title": {"en": "Segment profiles (z-scores)", "fr": "Profils des segments (scores z)"},
@@ -136,12 +122,6 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Customers moving from v{a} (rows) to v{b} (columns)",
         "fr": "Clients passant de la v{a} (lignes) à la v{b} (colonnes)",
     },
-    "migration_summary": {
-        "en": "{n} customers scored by both versions. Each cell counts the "
-        "customers in segment row of v{a} and column of v{b}.",
-        "fr": "{n} clients classés par les deux versions. Chaque case compte les "
-        "clients du segment en ligne (v{a}) et en colonne (v{b}).",
-    },
     "count": {"en": "Customers", "fr": "Clients"},
     "segments_of": {"en": "Segments of v{version}", "fr": "Segments de la v{version}"},
     # Drift
@@ -158,13 +138,6 @@ TEXT: dict[str, dict[str, str]] = {
         "a donc pas de distribution de référence : {reason}",
     },
     "drift_title": {"en": "Feature drift (PSI)", "fr": "Dérive des variables (PSI)"},
-    "drift_help": {
-        "en": "Population Stability Index of each feature, new data against training data: "
-        "below 0.1 stable, 0.1–0.25 moderate shift, above 0.25 major shift.",
-        "fr": "Indice de stabilité de population de chaque variable, "
-        "nouvelles données contre données d'entraînement : "
-        "moins de 0,1 stable, de 0,1 à 0,25 dérive modérée, plus de 0,25 dérive forte.",
-    },
     "drift_shares_title": {"en": "Segment shares", "fr": "Part des segments"},
     "psi": {"en": "PSI", "fr": "PSI"},
     "flag": {"en": "Status", "fr": "Statut"},
@@ -254,8 +227,241 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Version {ref} cannot be compared: {detail}",
         "fr": "La version {ref} ne peut pas être comparée : {detail}",
     },
+    "map_axis_x": {
+        "en": "Map axis 1 — to the right: {features}",
+        "fr": "Axe 1 de la carte — vers la droite\u202f: {features}",
+    },
+    "map_axis_y": {
+        "en": "Map axis 2 — upwards: {features}",
+        "fr": "Axe 2 de la carte — vers le haut\u202f: {features}",
+    },
+    "map_axis_plain": {"en": "Map axis {n}", "fr": "Axe {n} de la carte"},
+    "map_help": {
+        "en": "Each dot is a customer; customers close together behave alike. Along an axis, ↑ marks the "
+        "features that rise and ↓ those that fall; axis 1 carries {share1} of the differences between "
+        "customers, axis 2 {share2}. Drag a box or a lasso to select, scroll to zoom, hover to see who is there.",
+        "fr": "Chaque point est un client\u202f; des clients proches se ressemblent. Le long d'un axe, ↑ marque "
+        "les variables qui augmentent et ↓ celles qui diminuent\u202f; l'axe 1 porte {share1} des écarts "
+        "entre clients, l'axe 2 {share2}. Tracez un rectangle ou un lasso pour sélectionner, zoomez à la "
+        "molette, survolez pour voir qui s'y trouve.",
+    },
+    "map_hover_customer": {"en": "Customer {id}", "fr": "Client {id}"},
+    "map_hover_count": {"en": "{n} customers here", "fr": "{n}\u00a0clients ici"},
+    "map_hover_selected": {"en": "Selected: {n}", "fr": "Sélectionnés\u202f: {n}"},
+    "map_hover_outside": {"en": "outside the selection", "fr": "hors de la sélection"},
+    "axis_log": {"en": "log", "fr": "log"},
+    "axis_asinh": {"en": "log ±", "fr": "log ±"},
+    "distributions_help_scales": {
+        "en": "Between the 1st and 99th percentile. “log” axes spread out the many small values; “log ±” axes "
+        "do the same on both sides of 0, negative values (net refunds) left of 0. Drag along an axis to "
+        "select a range.",
+        "fr": "Entre le 1er et le 99e centile. Les axes «\u202flog\u202f» étalent les nombreuses petites "
+        "valeurs\u202f; les axes «\u202flog ±\u202f» font de même des deux côtés de 0, les valeurs négatives "
+        "(remboursements nets) à gauche de 0. Glissez le long d'un axe pour sélectionner un intervalle.",
+    },
     # --- plots of the Explore tab (linked_views): new keys here ---
+    "migration_kept": {
+        "en": "{share} of customers keep an equivalent segment in v{b}.",
+        "fr": "{share} des clients gardent un segment équivalent dans la v{b}.",
+    },
+    "migration_move": {
+        "en": "Largest move: {share} of “{source}” ({n} customers) go to “{target}” in v{b}.",
+        "fr": "Plus grand mouvement\u202f: {share} des «\u202f{source}\u202f» ({n} clients) "
+        "passent dans «\u202f{target}\u202f» de la v{b}.",
+    },
+    "migration_move_new": {
+        "en": "Largest move: {share} of “{source}” ({n} customers) go to “{target}”, "
+        "a v{b} segment without an equivalent in v{a}.",
+        "fr": "Plus grand mouvement\u202f: {share} des «\u202f{source}\u202f» ({n} clients) passent dans "
+        "«\u202f{target}\u202f», un segment de la v{b} sans équivalent dans la v{a}.",
+    },
+    "migration_no_move": {
+        "en": "No customer changes segment.",
+        "fr": "Aucun client ne change de segment.",
+    },
+    "migration_help": {
+        "en": "Each row shows where the customers of a v{a} segment are in v{b}, as a share of the row; "
+        "hover a cell for the number of customers. Outlined cells pair each segment with its equivalent: "
+        "the one-to-one pairing that keeps the most customers together.",
+        "fr": "Chaque ligne montre où se trouvent dans la v{b} les clients d'un segment de la v{a}, en part de "
+        "la ligne\u202f; survolez une case pour le nombre de clients. Les cases encadrées associent chaque "
+        "segment à son équivalent\u202f: l'appariement un à un qui garde le plus de clients ensemble.",
+    },
+    "migration_unmatched": {
+        "en": "No equivalent in v{other}: {names}.",
+        "fr": "Sans équivalent dans la v{other}\u202f: {names}.",
+    },
+    "migration_quote": {"en": "“{name}”", "fr": "«\u202f{name}\u202f»"},
+    "migration_and": {"en": " and ", "fr": " et "},
+    "migration_total": {"en": "Total", "fr": "Total"},
+    "migration_cell_tip": {
+        "en": "{n} of the {row_n} customers of “{source}” (v{a}) are in “{target}” (v{b})",
+        "fr": "{n} des {row_n} clients de «\u202f{source}\u202f» (v{a}) sont dans «\u202f{target}\u202f» (v{b})",
+    },
+    "migration_total_tip": {
+        "en": "{n} customers in “{name}” (v{version}): {share} of all",
+        "fr": "{n} clients dans «\u202f{name}\u202f» (v{version})\u202f: {share} du total",
+    },
+    "migration_scored": {
+        "en": "{n} customers scored by both versions.",
+        "fr": "{n} clients classés par les deux versions.",
+    },
+    "drift_period_training": {"en": "Training customers", "fr": "Clients de l'entraînement"},
+    "drift_period_current": {"en": "Current file", "fr": "Fichier actuel"},
+    "drift_period_range": {"en": "{start} to {end} ({span})", "fr": "du {start} au {end} ({span})"},
+    "drift_period_unknown": {
+        "en": "not known (no as-of date or no recency and tenure recorded)",
+        "fr": "inconnue (pas de date de référence, ou ni récence ni ancienneté)",
+    },
+    "drift_days_one": {"en": "1 day", "fr": "1 jour"},
+    "drift_days_many": {"en": "{n} days", "fr": "{n} jours"},
+    "drift_common": {
+        "en": "{n} of the {total} current customers are also training customers.",
+        "fr": "{n} des {total} clients actuels sont aussi des clients de l'entraînement.",
+    },
+    "period_same": {"en": "Same period.", "fr": "Même période."},
+    "period_inside": {
+        "en": "The current file's period lies within the training period ({share} of it).",
+        "fr": "La période du fichier actuel est comprise dans celle de l'entraînement ({share} de celle-ci).",
+    },
+    "period_end_of": {
+        "en": "The current file covers the last {n} days of the training period.",
+        "fr": "Le fichier actuel couvre les {n} derniers jours de la période d'entraînement.",
+    },
+    "period_start_of": {
+        "en": "The current file covers the first {n} days of the training period.",
+        "fr": "Le fichier actuel couvre les {n} premiers jours de la période d'entraînement.",
+    },
+    "period_contains": {
+        "en": "The current file's period holds the whole training period and {span} more.",
+        "fr": "La période du fichier actuel contient toute celle de l'entraînement, plus {span}.",
+    },
+    "period_overlap": {
+        "en": "The periods overlap for {span} ({share} of the training period).",
+        "fr": "Les périodes se chevauchent sur {span} ({share} de la période d'entraînement).",
+    },
+    "period_after": {
+        "en": "The current file starts {span} after the training period ends: a new period.",
+        "fr": "Le fichier actuel commence {span} après la fin de la période d'entraînement\u202f: "
+        "une nouvelle période.",
+    },
+    "period_right_after": {
+        "en": "The current file starts the day after the training period ends: a new period.",
+        "fr": "Le fichier actuel commence le lendemain de la fin de la période d'entraînement\u202f: "
+        "une nouvelle période.",
+    },
+    "period_before": {
+        "en": "The current file ends {span} before the training period starts.",
+        "fr": "Le fichier actuel se termine {span} avant le début de la période d'entraînement.",
+    },
+    "period_right_before": {
+        "en": "The current file ends the day before the training period starts.",
+        "fr": "Le fichier actuel se termine la veille du début de la période d'entraînement.",
+    },
+    "period_length_caveat": {
+        "en": "The periods differ in length ({training} against {current}): recency and tenure are counted "
+        "within each period, so they shift by construction. Judge the other features and the segment "
+        "shares first.",
+        "fr": "Les périodes n'ont pas la même durée ({training} contre {current})\u202f: la récence et "
+        "l'ancienneté se comptent dans chaque période et se décalent donc mécaniquement. Regardez d'abord "
+        "les autres variables et la part des segments.",
+    },
+    "drift_psi_help": {
+        "en": "Population Stability Index of each feature: how far the current customers' distribution is "
+        "from the training customers' (0 = identical).",
+        "fr": "Indice de stabilité de population (PSI) de chaque variable\u202f: l'écart entre la distribution "
+        "des clients actuels et celle des clients de l'entraînement (0 = identique).",
+    },
+    "flag_help_stable": {
+        "en": "PSI below {moderate}: the distribution barely moved.",
+        "fr": "PSI inférieur à {moderate}\u202f: la distribution a peu bougé.",
+    },
+    "flag_help_moderate": {
+        "en": "PSI from {moderate} to {major}: a visible change, worth watching.",
+        "fr": "PSI de {moderate} à {major}\u202f: un changement visible, à surveiller.",
+    },
+    "flag_help_major": {
+        "en": "PSI {major} or more: on this feature the customers no longer look like the training ones; "
+        "consider training a new version.",
+        "fr": "PSI de {major} ou plus\u202f: sur cette variable, les clients ne ressemblent plus à ceux de "
+        "l'entraînement\u202f; envisagez d'entraîner une nouvelle version.",
+    },
+    "psi_capped": {
+        "en": "Bars beyond {limit} are cut at the edge; their value is written after them.",
+        "fr": "Les barres au-delà de {limit} sont coupées au bord\u202f; leur valeur est écrite à leur suite.",
+    },
+    "drift_shares_help": {
+        "en": "Share of customers in each segment when this version labels the training customers and the "
+        "current ones; the change is in percentage points.",
+        "fr": "Part des clients de chaque segment quand cette version classe les clients de l'entraînement et "
+        "les clients actuels\u202f; la variation est en points de pourcentage.",
+    },
     # --- Compare and Drift (version_views): new keys here ---
+    # Version picker: one entry per version
+    "version_entry": {"en": "v{version} · {k} segments", "fr": "v{version} · {k}\u00a0segments"},
+    "version_entry_aliases": {
+        "en": "v{version} — {aliases} · {k} segments",
+        "fr": "v{version} — {aliases} · {k}\u00a0segments",
+    },
+    # Model card: plain words first, the data scientist's numbers under "Details"
+    "card_version": {"en": "v{version} — {aliases}", "fr": "v{version} — {aliases}"},
+    "card_segments_aside_one": {"en": "{k}, and 1 group set aside", "fr": "{k}, et 1\u00a0groupe mis à part"},
+    "card_segments_aside": {"en": "{k}, and {n} groups set aside", "fr": "{k}, et {n}\u00a0groupes mis à part"},
+    "card_period": {"en": "Period", "fr": "Période"},
+    "card_trained_on": {"en": "{date} on {file}", "fr": "{date} sur {file}"},
+    "card_data_until": {"en": "data up to {date}", "fr": "données jusqu'au {date}"},
+    "card_details": {"en": "Details", "fr": "Détails"},
+    "card_trained_exactly": {"en": "Registered", "fr": "Enregistré le"},
+    "card_training_file": {"en": "Training data", "fr": "Données d'entraînement"},
+    # The period the figures cover (KPI cards, model card)
+    "period_dates": {"en": "{start} – {end}", "fr": "du {start} au {end}"},
+    "kpi_period": {"en": "Revenue and {what}, {period}", "fr": "Chiffre d'affaires et {what}, {period}"},
+    "kpi_totals": {
+        "en": "{customers} customers, {revenue}, {count} {what}",
+        "fr": "{customers}\u00a0clients, {revenue}, {count}\u00a0{what}",
+    },
+    # Profile table
+    "profile_title": {"en": "Segment profiles", "fr": "Profils des segments"},
+    "profile_subtitle": {
+        "en": "The typical customer of each segment, beside all customers, in real units.",
+        "fr": "Le client type de chaque segment, à côté de l'ensemble des clients, en unités réelles.",
+    },
+    "profile_all": {"en": "All customers", "fr": "Tous les clients"},
+    "profile_sentence": {"en": "In a sentence", "fr": "En une phrase"},
+    "profile_sentence_training": {"en": "In a sentence, at training", "fr": "En une phrase, à l'entraînement"},
+    "profile_median": {"en": "median", "fr": "médiane"},
+    "profile_mean": {"en": "mean", "fr": "moyenne"},
+    "profile_set_aside": {"en": "set aside", "fr": "mis à part"},
+    "profile_above": {"en": "well above all customers", "fr": "nettement au-dessus de l'ensemble"},
+    "profile_below": {"en": "well below all customers", "fr": "nettement en dessous de l'ensemble"},
+    "profile_help": {
+        "en": "▲ ▼ well above or below all customers: 0.8 standard deviation or more on the model's scale, "
+        "the yardstick of the segment names. Counts, days and money are medians (a few very large accounts "
+        "drag a mean far from the typical customer); shares are means.",
+        "fr": "▲ ▼ nettement au-dessus ou en dessous de l'ensemble des clients\u202f: au moins 0,8\u00a0écart-type "
+        "sur l'échelle du modèle, celle des noms de segments. Nombres, jours et montants sont des médianes "
+        "(quelques très gros comptes éloignent la moyenne du client type)\u202f; les parts sont des moyennes.",
+    },
+    "profile_set_aside_help": {
+        "en": "Set aside before K-means: net refunders (refunds exceed purchases) and exceptional accounts "
+        "(far beyond the rest); groups, not segments.",
+        "fr": "Mis à part avant K-means\u202f: comptes en solde négatif (remboursements supérieurs aux achats) "
+        "et comptes hors norme (très loin des autres)\u202f; des groupes, pas des segments.",
+    },
+    # Customer table: short headers with the unit (the full label is the header's tooltip)
+    "col_recency_days": {"en": "Recency (d)", "fr": "Récence (j)"},
+    "col_tenure_days": {"en": "Tenure (d)", "fr": "Ancienneté (j)"},
+    "col_monetary": {"en": "Revenue ({currency})", "fr": "CA ({currency})"},
+    "col_avg_amount": {"en": "Avg price ({currency})", "fr": "Prix moy. ({currency})"},
+    "col_avg_weight_kg": {"en": "Avg weight (kg)", "fr": "Poids moy. (kg)"},
+    "col_express_share": {"en": "Express", "fr": "Express"},
+    "col_relay_share": {"en": "Relay", "fr": "Relais"},
+    "col_international_share": {"en": "Intl", "fr": "Internat."},
+    "col_late_rate": {"en": "Late", "fr": "Retards"},
+    "col_return_rate": {"en": "Returns", "fr": "Retours"},
+    "export_all_name": {"en": "all customers", "fr": "tous les clients"},
+    "export_filtered_name": {"en": "{name} filtered", "fr": "{name} filtrés"},
+    "table_columns": {"en": "Columns shown", "fr": "Colonnes affichées"},
     # --- page, model card, KPI cards, profile table, customer table: new keys here ---
 }
 
@@ -362,10 +568,15 @@ def fmt_pct(share: float, lang: str, digits: int = 1) -> str:
 
 
 def fmt_money(value: float, lang: str, currency: str = "EUR") -> str:
-    """Money without cents: ``€12,345`` in English, ``12 345 €`` in French (``£`` for GBP…)."""
+    """Money without cents: ``€12,345`` in English, ``12 345 €`` in French (``£`` for GBP…).
+
+    A negative amount (refunds) takes a true minus before the whole amount: ``−£1,234``, ``−1 234 £``.
+    """
     if not math.isfinite(value):
         return "–"
-    number = fmt_int(value, lang)
+    if value < 0 and round(value) != 0:
+        return MINUS + fmt_money(-value, lang, currency)
+    number = fmt_int(abs(value), lang)
     symbol = currency_symbol(currency)
     if not symbol:
         return number
@@ -376,6 +587,8 @@ def fmt_money_short(value: float, lang: str, currency: str = "EUR") -> str:
     """Compact money for cards: ``€1.6M`` / ``€698k`` in English, ``1,6 M€`` / ``698 k€`` in French."""
     if not math.isfinite(value):
         return "–"
+    if value < 0 and abs(value) >= 0.5:
+        return MINUS + fmt_money_short(-value, lang, currency)
     symbol = currency_symbol(currency)
     for threshold, suffix in ((1e9, "B" if lang != "fr" else "Md"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= threshold:

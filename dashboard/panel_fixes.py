@@ -10,6 +10,8 @@ of those libraries.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -126,3 +128,68 @@ def relabel_tabs(tabs: pmui.Tabs, labels: list[str]) -> None:
     rebuild their objects when renamed through the public API.
     """
     tabs._names = labels
+
+
+def serve_stylesheets_locally() -> None:
+    """Build this session's models with the stylesheet URLs of the server, not of Panel's CDN.
+
+    Panel declares its components' stylesheets with CDN URLs and rewrites them to the server's copies
+    when it renders the session's HTML page, from the document's ``dist_url`` template variable. Bokeh
+    also builds a session without that page: when a browser's websocket arrives after the session was
+    discarded as unused (15-32 s, which a loaded machine reaches), the session is rebuilt from the
+    websocket's token. Its stylesheets then point to cdn.holoviz.org: an unstyled page where the
+    internet is out of reach, and a request to a third party from a page of customer data. Setting the
+    variable first, to the value Panel's page would give it, builds every model with local URLs.
+    """
+    from panel.io.resources import LOCAL_DIST
+
+    doc = pn.state.curdoc
+    if doc is None:
+        return
+    local = f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST
+    doc.template_variables.setdefault("dist_url", local)
+
+
+def release_at_session_end(page: pn.viewable.Viewable, then: Callable[[], None]) -> None:
+    """Let the session's page, views and store be freed when its session ends.
+
+    Two references in the pinned libraries outlive a session, each keeping its whole page (the
+    ``DataStore``, the plots, the selection) in memory for the life of the process:
+
+    * panel-material-ui's ``Page`` binds its ``busy`` to the process-wide ``pn.state.busy`` and never
+      removes that watcher;
+    * at session end Panel cleans the page up but not its children (``ReactiveESM._cleanup`` walks
+      ``model.children``, which the destroyed document has already emptied), so HoloViews keeps the
+      plots' stream callbacks in its class-level ``Callback._callbacks``.
+
+    ``then`` runs after the release (the server trims its heap). Checked by
+    tests/browser/test_session_release.py.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return
+    roots: list[Any] = []
+    # The page's root model exists once the page is in the document, i.e. by the time it loads.
+    pn.state.onload(lambda: roots.append(page._documents.get(doc)))
+
+    def release(_context: Any) -> None:
+        for root in filter(None, roots):
+            for view in page.select():
+                if view is not page:
+                    view._cleanup(root)
+        for watcher in list(pn.state.param.watchers.get("busy", {}).get("value", [])):
+            if getattr(getattr(watcher.fn, "__self__", None), "self", None) is page:
+                pn.state.param.unwatch(watcher)
+        then()
+
+    doc.on_session_destroyed(release)
+
+
+def relabel_choices(widget: pn.widgets.Widget, label: str, options: dict[str, object], value: list[object]) -> None:
+    """Give a multi-choice widget new labels (a language switch) and keep its picks.
+
+    panel-material-ui 0.x: the browser holds the picks as their labels, and new options alone leave
+    the old language's labels in the box. The picks are emptied, then sent again in the new labels.
+    """
+    widget.param.update(label=label, options=options, value=[])
+    widget.value = value

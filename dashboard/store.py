@@ -156,11 +156,32 @@ class Problem:
 
 @dataclass
 class Migration:
-    """Customers of version A's segments (rows) moving to version B's segments (columns)."""
+    """Customers of version A's segments (rows) moving to version B's segments (columns).
+
+    ``counts`` is in label order (row i = A's label i, named). ``rows`` and ``columns`` order the
+    labels so that equivalent segments face each other (``analysis.match_segments``): for
+    ``i < n_matched``, A's ``rows[i]`` is equivalent to B's ``columns[i]``; unmatched labels follow.
+    ``kmeans_a`` and ``kmeans_b`` are the versions' k: labels from k on are set-aside groups.
+    """
 
     version_a: str
     version_b: str
     counts: pd.DataFrame
+    rows: list[int] = field(default_factory=list)
+    columns: list[int] = field(default_factory=list)
+    n_matched: int = 0
+    kmeans_a: int = 0
+    kmeans_b: int = 0
+
+    @property
+    def ordered(self) -> pd.DataFrame:
+        """``counts`` with rows and columns in matched order (equivalent segments on the diagonal)."""
+        return self.counts.iloc[self.rows, self.columns]
+
+    @property
+    def kept_share(self) -> float:
+        """Share of customers that keep an equivalent segment (on the matched diagonal)."""
+        return analysis.kept_share(self.ordered.to_numpy(), self.n_matched)
 
 
 @dataclass
@@ -172,6 +193,12 @@ class Drift:
     segment_psi: float
     n_reference: int
     n_current: int
+    #: First and last day of the training customers' shipments and of the current file's; None when
+    #: not known (a version without an as-of date, features without recency and tenure, an unreadable file).
+    reference_period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    current_period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    #: Customers in both data sets (same ``customer_id``).
+    n_common: int = 0
 
 
 #: Longer error details are cut: the page shows the gist and the fix, the CLI shows the rest.
@@ -522,6 +549,16 @@ class DataStore(param.Parameterized):
         table.index = pd.RangeIndex(model.n_labels, name="segment")
         return table
 
+    def activity_period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last day of the shown customers' orders or shipments (None when undated).
+
+        Their features count days back from the as-of date they were built at (kept with them by
+        ``build_features``; for training customers logged before that, the version's ``as_of``).
+        """
+        if self._features is None or self.model is None:
+            return None
+        return analysis.activity_period(self._features, _as_of(self._features, self.model, bool(self.data_path)))
+
     # --- compare versions ------------------------------------------------------------------------
 
     def compare_choices(self) -> list[str]:
@@ -561,7 +598,20 @@ class DataStore(param.Parameterized):
             index=pd.Index([names_a.get(s, str(s)) for s in range(model.n_labels)], name=f"v{model.version}"),
             columns=pd.Index([names_b.get(s, str(s)) for s in range(other.n_labels)], name=f"v{other.version}"),
         )
-        return Migration(version_a=str(model.version), version_b=str(other.version), counts=counts)
+        # The matching takes microseconds (k ≤ 12): computed per call rather than cached with the counts.
+        rows, columns, n_matched = analysis.match_segments(
+            matrix, model.k, other.k, model.set_aside.groups, other.set_aside.groups
+        )
+        return Migration(
+            version_a=str(model.version),
+            version_b=str(other.version),
+            counts=counts,
+            rows=rows.tolist(),
+            columns=columns.tolist(),
+            n_matched=n_matched,
+            kmeans_a=model.k,
+            kmeans_b=other.k,
+        )
 
     def _compute_migration(self, ref: str) -> tuple[SegmentModel, np.ndarray] | Problem:
         model, scored, features = self.model, self._scored, self._features
@@ -607,6 +657,10 @@ class DataStore(param.Parameterized):
             segment_psi=segment_psi,
             n_reference=len(reference),
             n_current=len(current),
+            # The training customers' features count days back from the version's as-of date.
+            reference_period=analysis.activity_period(reference, _as_of(reference, model, False)),
+            current_period=analysis.activity_period(current, _as_of(current, model, bool(self.data_path))),
+            n_common=int(current.index.isin(reference.index).sum()),
         )
 
 
@@ -677,3 +731,12 @@ def _named_totals(frame: pd.DataFrame, model: SegmentModel, lang: str) -> pd.Dat
     totals.insert(0, "description", [descriptions.get(s, "") for s in totals.index])
     totals.insert(0, "name", [names.get(s, str(s)) for s in totals.index])
     return totals.rename(columns={"size": "customers"})
+
+
+# --- compare and drift: private helpers -----------------------------------------------------------
+
+
+def _as_of(features: pd.DataFrame, model: SegmentModel, from_data_file: bool) -> str | None:
+    """The date ``features``' recency and tenure count back from: their own, else the version's for its
+    training customers (logged before the features kept it); None for a ``--data`` file without it."""
+    return features.attrs.get("as_of") or (None if from_data_file else (model.as_of or None))

@@ -14,7 +14,7 @@ import panel as pn
 import panel_material_ui as pmui
 import param
 
-from dashboard.i18n import fmt_float, t
+from dashboard.i18n import t
 from dashboard.store import DataStore, Problem
 
 #: Font sizes of every plot's title, axis labels and ticks.
@@ -69,21 +69,27 @@ def problem_alert(problem: Problem, lang: str) -> pmui.Alert:
 
 
 def version_options(store: DataStore) -> dict[str, str]:
-    """Labels → refs for the version picker: aliases first, then versions, newest first."""
+    """Labels → refs for the version pickers: each registered version once, newest first.
+
+    A version's label carries its aliases (``v1 — production · 4 segments``) and its ref is its number:
+    an alias is another name of a version, not another entry. A ref shown that names no registered
+    version or alias (a typo, a deleted version) stays listed, next to its error.
+    """
     lang = store.lang
     options: dict[str, str] = {}
     for summary in store.versions:
-        for alias in summary.aliases:
-            options[t("alias_option", lang, alias=alias, version=summary.version)] = alias
-    for summary in store.versions:
-        label = t(
-            "version_option",
-            lang,
-            version=summary.version,
-            k=summary.k,
-            silhouette=fmt_float(summary.silhouette, lang, 3),
+        values = {"version": summary.version, "k": summary.k, "aliases": ", ".join(summary.aliases)}
+        options[t("version_entry_aliases" if summary.aliases else "version_entry", lang, **values)] = str(
+            summary.version
         )
-        options[label] = str(summary.version)
-    if store.model_ref not in options.values():
-        options[store.model_ref] = store.model_ref  # an unknown ref stays visible next to its error
+    if picked_version(store) not in options.values():
+        options[store.model_ref] = store.model_ref
     return options
+
+
+def picked_version(store: DataStore) -> str:
+    """The entry of :func:`version_options` for the ref shown: its version number, or the ref itself."""
+    for summary in store.versions:
+        if store.model_ref == str(summary.version) or store.model_ref in summary.aliases:
+            return str(summary.version)
+    return store.model_ref

@@ -13,6 +13,8 @@ that ``segments --help`` answers at once.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import signal
 import sys
@@ -95,6 +97,45 @@ DateFormatOption = Annotated[
     str | None,
     typer.Option("--date-format", help="Date format, strftime: %d/%m/%Y %H:%M (default: detected per column)."),
 ]
+#: The options of a file's text form, in their help order; ``_with_file_form`` gives them to a command.
+_FILE_FORM_OPTIONS = {
+    "encoding": EncodingOption,
+    "sheet": SheetOption,
+    "decimal": DecimalOption,
+    "date_format": DateFormatOption,
+}
+
+#: What a command decorated with ``_with_file_form`` receives: the keyword arguments of ``ReadOptions.from_cli``.
+FileForm = dict[str, str | None] | None
+
+
+def _with_file_form(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare ``_FILE_FORM_OPTIONS`` once for ``train``, ``score`` and ``dashboard``.
+
+    The command declares one parameter ``file_form`` where the options go in its help; Typer sees
+    ``--encoding``, ``--sheet``, ``--decimal`` and ``--date-format`` there (default None each), and
+    the command receives them as one ``dict``, the keyword arguments of ``ReadOptions.from_cli``.
+    """
+    # Evaluated annotations: Typer finds each option's ``typer.Option`` in them.
+    signature = inspect.signature(command, eval_str=True)
+    parameters = list(signature.parameters.values())
+    at = list(signature.parameters).index("file_form")
+    group = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+        for name, annotation in _FILE_FORM_OPTIONS.items()
+    ]
+    signature = signature.replace(parameters=[*parameters[:at], *group, *parameters[at + 1 :]])
+
+    @functools.wraps(command)
+    def with_file_form(**options: object) -> None:
+        file_form = {name: options.pop(name) for name in _FILE_FORM_OPTIONS}
+        command(**options, file_form=file_form)
+
+    with_file_form.__signature__ = signature
+    with_file_form.__annotations__ = {name: item.annotation for name, item in signature.parameters.items()}
+    return with_file_form
+
+
 EngineOption = Annotated[
     str,
     typer.Option("--engine", help="pandas (one machine) or spark (Parquet input; pip install '.[spark]')."),
@@ -138,6 +179,7 @@ def generate(
 
 
 @app.command()
+@_with_file_form
 def train(
     data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv, .csv.gz, .parquet or .xlsx).")],
     columns: ColumnsOption = None,
@@ -164,10 +206,7 @@ def train(
         float, typer.Option("--max-bad-share", min=0.0, max=1.0, help="Stop above this share of invalid rows.")
     ] = 0.05,
     max_file_mb: MaxFileOption = None,
-    encoding: EncodingOption = None,
-    sheet: SheetOption = None,
-    decimal: DecimalOption = None,
-    date_format: DateFormatOption = None,
+    file_form: FileForm = None,
     engine: EngineOption = "pandas",
     spark_master: SparkMasterOption = "local[2]",
     experiment: ExperimentOption = ...,
@@ -184,7 +223,7 @@ def train(
         choose=choose,
         as_of=_parse_date(as_of, "--as-of") if as_of else None,
         features=feature_list(features),
-        read_options=_read_options(columns, encoding, sheet, decimal, date_format, engine),
+        read_options=_read_options(columns, file_form, engine),
         home_country=home,
         currency=_currency(currency, home),
         seed=seed,
@@ -282,12 +321,15 @@ def _home_country(text: str) -> str:
     return code
 
 
-def _read_options(columns, encoding, sheet, decimal, date_format, engine: str):
-    """The reading options of the command line; the Spark engine refuses those it does not apply."""
+def _read_options(columns: str | None, file_form: FileForm, engine: str):
+    """The reading options of the command line: ``--columns`` and the options of ``_with_file_form``.
+
+    The Spark engine refuses those it does not apply.
+    """
     from workflow.data import ReadOptions
     from workflow.errors import DataError
 
-    options = ReadOptions.from_cli(columns, encoding=encoding, sheet=sheet, decimal=decimal, date_format=date_format)
+    options = ReadOptions.from_cli(columns, **(file_form or {}))
     refused = [f"--{name.replace('_', '-')}" for name in ("sheet", "decimal", "encoding", "date_format")
                if getattr(options, name)]  # fmt: skip
     if engine == "spark" and refused:
@@ -471,6 +513,7 @@ def rollback(
 
 
 @app.command()
+@_with_file_form
 def score(
     data: Annotated[Path, typer.Option("--data", help="Shipments file (.csv, .csv.gz, .parquet or .xlsx).")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
@@ -482,10 +525,7 @@ def score(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Segment names in en or fr.")] = "en",
     max_file_mb: MaxFileOption = None,
-    encoding: EncodingOption = None,
-    sheet: SheetOption = None,
-    decimal: DecimalOption = None,
-    date_format: DateFormatOption = None,
+    file_form: FileForm = None,
     engine: EngineOption = "pandas",
     spark_master: SparkMasterOption = "local[2]",
 ) -> None:
@@ -501,7 +541,7 @@ def score(
     from workflow.pipeline import about
 
     _check_engine(engine)
-    read_options = _read_options(columns, encoding, sheet, decimal, date_format, engine)
+    read_options = _read_options(columns, file_form, engine)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise DataError(f"{out}: unsupported output type '{out.suffix}'; use .csv or .parquet")
     with err_console.status(f"loading {escape(model)}"):
@@ -545,6 +585,7 @@ def score(
 
 
 @app.command()
+@_with_file_form
 def dashboard(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 5006,
     model: Annotated[str, typer.Option("--model", help="Alias, version or models:/ URI to open.")] = "production",
@@ -563,35 +604,36 @@ def dashboard(
     ] = None,
     model_name: ModelNameOption = ...,
     columns: ColumnsOption = None,
-    encoding: EncodingOption = None,
-    sheet: SheetOption = None,
-    decimal: DecimalOption = None,
-    date_format: DateFormatOption = None,
+    file_form: FileForm = None,
 ) -> None:
     """Serve the Panel dashboard on the registered model (read only).
 
     Files are read with the options recorded with the model; the reading options given here apply
     to --data and win over the recorded ones.
     """
+    from dashboard.app import AppSettings
+
+    settings = AppSettings(
+        model_ref=model,
+        data_path=data,
+        lang=lang,
+        ui_address=ui_address,
+        model_name=model_name,
+        data_options=_read_options(columns, file_form, "pandas").to_json(),
+    )
+    _serve_dashboard(
+        settings, port=port, address=address, show=show, basic_auth=basic_auth, cookie_secret=cookie_secret
+    )
+
+
+def _serve_dashboard(settings, *, port: int, address: str = "127.0.0.1", **server: object) -> None:
+    """Announce the address, then serve the dashboard (``dashboard.app.serve``) until interrupted."""
     from dashboard.app import serve
 
-    read_options = _read_options(columns, encoding, sheet, decimal, date_format, "pandas")
     # No tracking.configure() here: an unreachable store is shown in the page with the command that
     # fixes it, not as a CLI exit.
     console.print(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
-    serve(
-        port=port,
-        address=address,
-        model_ref=model,
-        data_path=str(data) if data else None,
-        lang=lang,
-        show=show,
-        basic_auth=basic_auth,
-        cookie_secret=cookie_secret,
-        ui_address=ui_address,
-        model_name=model_name,
-        data_options=read_options.to_json(),
-    )
+    serve(settings, port=port, address=address, **server)
 
 
 @app.command()
@@ -633,9 +675,9 @@ def demo(
         )
         return
     console.rule("4/4 dashboard")
-    dashboard(port=port, model=tracking.PRODUCTION, data=None, show=False, lang=None, address="127.0.0.1",
-              basic_auth=None, cookie_secret=None, ui_address=None, model_name=tracking.MODEL_NAME, columns=None,
-              encoding=None, sheet=None, decimal=None, date_format=None)  # fmt: skip
+    from dashboard.app import AppSettings
+
+    _serve_dashboard(AppSettings(model_ref=tracking.PRODUCTION, model_name=tracking.MODEL_NAME), port=port)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from segments.cli import run
-from tests.support.stores import empty_store
-from workflow import tracking
+from tests.support.stores import empty_store, using_store
 
 #: The params and metrics of every child run (docs/architecture.md, "MLflow contract"), written out here rather
 #: than taken from the code.
@@ -28,18 +27,13 @@ CHILD_METRICS = {
 
 
 @pytest.fixture
-def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def mlflow_store(tmp_path: Path) -> Iterator[str]:
     """A fresh embedded store under ``tmp_path``: ``MLFLOW_TRACKING_URI`` points at it for the test.
 
     A copy of an empty store made once per test process: creating one runs MLflow's migrations (seconds).
     """
-    uri = empty_store(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("SEGMENTS_USER", "tester")
-    tracking.reset()
-    tracking.configure()
-    yield uri
-    tracking.reset()
+    with using_store(empty_store(tmp_path)) as uri:
+        yield uri
 
 
 @pytest.fixture(autouse=True)
@@ -78,14 +72,32 @@ def cli(capsys: pytest.CaptureFixture[str]):
 
 
 @pytest.fixture(scope="session")
-def small_shipments(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated shipments CSV (600 customers, 6 months) with its ground-truth file beside it."""
+def generated_shipments(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Write generated shipments with their ground truth beside them, once per session for each size.
+
+    Call it as ``generated_shipments(customers, months, seed)`` (Parquet) or with ``suffix=".csv"``;
+    the same arguments give the same file. Tests must not modify it.
+    """
     from workflow.synth import generate_shipments, write_dataset
 
-    shipments, customers = generate_shipments(600, 6, seed=3)
-    path = tmp_path_factory.mktemp("data") / "shipments.csv"
-    write_dataset(shipments, customers, path)
-    return path
+    made: dict[tuple[int, int, int, str], Path] = {}
+
+    def make(customers: int, months: int, seed: int, *, suffix: str = ".parquet") -> Path:
+        key = (customers, months, seed, suffix)
+        if key not in made:
+            shipments, truth = generate_shipments(customers, months, seed=seed)
+            path = tmp_path_factory.mktemp("shipments") / f"shipments{suffix}"
+            write_dataset(shipments, truth, path)
+            made[key] = path
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_shipments(generated_shipments: Callable[..., Path]) -> Path:
+    """A generated shipments CSV (600 customers, 6 months) with its ground-truth file beside it."""
+    return generated_shipments(600, 6, 3, suffix=".csv")
 
 
 def write_csv(path: Path, text: str) -> Path:

@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import read_frame
+from tests.support.processes import free_port
 
 
 def test_generate_writes_shipments_and_ground_truth(cli, tmp_path: Path) -> None:
@@ -26,7 +27,7 @@ def test_generate_writes_shipments_and_ground_truth(cli, tmp_path: Path) -> None
 
 
 def test_train_promote_score_models_rollback(cli, mlflow_store: str, small_shipments: Path, tmp_path: Path) -> None:
-    trained = cli("train", "--data", small_shipments, "--k", "2-4", "--n-init", "3")
+    trained = cli("train", "--data", small_shipments, "--k", "2-3", "--n-init", "3")
     assert trained.code == 0, trained.err
     assert "Sweep over k" in trained.out
     assert "Recommendation:" in trained.out
@@ -133,3 +134,50 @@ def test_train_settings_refuse_bad_options_before_reading(tmp_path: Path) -> Non
     ]:
         with pytest.raises(DataError, match=message):
             TrainSettings(data=missing, **options).ks  # noqa: B018 -- parsing k is the check
+
+
+#: The options that say how to read a file, in the order every command's help lists them.
+READING_OPTIONS = ("--columns", "--encoding", "--sheet", "--decimal", "--date-format")
+READING_COMMANDS = [
+    pytest.param(("train", "--data", "x.csv"), id="train"),
+    pytest.param(("score", "--data", "x.csv", "--out", "y.csv"), id="score"),
+    pytest.param(("dashboard",), id="dashboard"),
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS)
+def test_train_score_and_dashboard_list_the_reading_options_in_one_order(cli, command: tuple[str, ...]) -> None:
+    result = cli(command[0], "--help")
+    assert result.code == 0, result.err
+    places = [result.out.find(f" {option} ") for option in READING_OPTIONS]
+    assert -1 not in places, result.out
+    assert places == sorted(places)
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (("--encoding", "klingon"), "--encoding klingon: unknown text encoding"),
+        (("--decimal", ";"), "--decimal ;: expected . or ,"),
+        (("--date-format", "dd/mm"), "--date-format dd/mm: expected a strftime format"),
+    ],
+)
+@pytest.mark.parametrize("command", READING_COMMANDS)
+def test_train_score_and_dashboard_refuse_a_bad_reading_option_first(
+    cli, command: tuple[str, ...], option: tuple[str, str], says: str
+) -> None:
+    # Before the file is opened, the model loaded or the server started: x.csv does not exist.
+    result = cli(*command, *option)
+    assert result.code == 2, (result.out, result.err)
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1, result.err
+    assert says in lines[0]
+
+
+def test_a_bad_dashboard_language_fails_before_the_server_starts() -> None:
+    from dashboard.app import AppSettings, serve
+
+    with pytest.raises(ValueError, match="lang must be one of en, fr"):
+        AppSettings(lang="de")
+    with pytest.raises(ValueError, match="lang must be one of en, fr"):
+        serve(port=free_port(), threaded=True, lang="de")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import holoviews as hv
@@ -27,11 +28,8 @@ N_CUSTOMERS = 400
 
 
 @pytest.fixture(scope="module")
-def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shipments, customers = generate_shipments(N_CUSTOMERS, 12, seed=1)
-    path = tmp_path_factory.mktemp("dash") / "shipments.parquet"
-    write_dataset(shipments, customers, path)
-    return path
+def shipments_file(generated_shipments: Callable[..., Path]) -> Path:
+    return generated_shipments(N_CUSTOMERS, 12, 1)
 
 
 @pytest.fixture(scope="module")

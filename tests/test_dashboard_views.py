@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import holoviews as hv
@@ -23,11 +24,8 @@ from workflow.synth import generate_shipments, write_dataset
 
 
 @pytest.fixture(scope="module")
-def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shipments, customers = generate_shipments(300, 12, seed=2)
-    path = tmp_path_factory.mktemp("views") / "shipments.parquet"
-    write_dataset(shipments, customers, path)
-    return path
+def shipments_file(generated_shipments: Callable[..., Path]) -> Path:
+    return generated_shipments(300, 12, 2)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +114,14 @@ def test_header_follows_the_version(registry: FakeRegistry) -> None:
     assert "v2 · candidate" in header.object
 
 
-def test_version_picker_lists_aliases_then_versions(registry: FakeRegistry) -> None:
+def test_version_picker_lists_each_version_once(registry: FakeRegistry) -> None:
     store = make_store(registry)
     options = viewer.version_options(store)
-    assert list(options.values()) == ["candidate", "production", "2", "1"]
-    assert "production (v1)" in options
+    # A version with an alias is one entry, newest first; its ref is its number.
+    assert options == {"v2 — candidate · 4 segments": "2", "v1 — production · 3 segments": "1"}
     picker = views.VersionPicker(store).__panel__()
+    assert picker.value == "1"  # opened on the alias "production": its version's entry
+    assert store.model_ref == "production"  # showing the entry is no switch
     picker.value = "2"
     assert store.model.version == "2"
 
@@ -249,15 +249,14 @@ def test_table_maps_positions_without_a_dict(registry: FakeRegistry) -> None:
 
 def test_compare_versions_shows_the_migration(registry: FakeRegistry) -> None:
     store = make_store(registry)
-    compare = version_views.CompareVersions(store)
-    objects = rendered(compare)
+    objects = rendered(version_views.CompareVersions(store))
     assert store.compare_ref == "2"
-    panes = [obj for obj in objects if isinstance(obj, pn.pane.HoloViews)]
-    assert len(panes) == 1
-    overlay = panes[0].object
-    heatmap = overlay.get(0)
-    counts = store.migration("2").counts
-    assert int(heatmap.dimension_values("count").sum()) == int(counts.to_numpy().sum()) == len(store.customers)
+    matrices = [obj for obj in objects if "migration-matrix" in obj.css_classes]
+    assert len(matrices) == 1
+    # The totals row ends with every customer scored by both versions.
+    assert int(store.migration("2").counts.to_numpy().sum()) == len(store.customers)
+    assert f'data-count="{len(store.customers)}"' in matrices[0].object
+    assert '<td class="total grand"' in matrices[0].object
 
 
 def test_compare_with_a_single_version(registry: FakeRegistry) -> None:
@@ -291,7 +290,7 @@ def test_language_switch_changes_labels_and_segment_names(registry: FakeRegistry
     assert not any(name in kpi_text for name in english.values())
     assert "envois" in kpi_text
     assert "clients" in html_text(table)
-    assert "production (v1)" in viewer.version_options(store)
+    assert "v1 — production · 3\u00a0segments" in viewer.version_options(store)
 
 
 def test_default_language() -> None:
@@ -411,7 +410,7 @@ def test_table_says_one_customer_and_disables_an_empty_export(registry: FakeRegi
     table = table_view.CustomerTable(store)
     objects = rendered(table)
     download = next(obj for obj in objects if isinstance(obj, pmui.FileDownload))
-    assert download.filename.startswith("v1-filtered-customers-")
+    assert download.filename.startswith("v1-all-customers-")  # no filter: all customers
     assert download.filename.endswith(".csv")
     assert not download.disabled
     store.search = str(store.customers["customer_id"].iloc[0])

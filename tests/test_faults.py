@@ -32,9 +32,9 @@ from tests.support.processes import (
     run,
     segments_command,
     started,
-    using_store,
     wait_until,
 )
+from tests.support.stores import using_store
 from workflow import tracking
 from workflow.errors import ModelNotFoundError
 

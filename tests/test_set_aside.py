@@ -12,7 +12,6 @@ from mlflow import MlflowClient
 
 from workflow import tracking
 from workflow.clustering import assign_segments, describe_set_aside, fit_sweep, recommend_k, transformed_feature_order
-from workflow.data import ValidationReport
 from workflow.model import SegmentModel
 from workflow.report import build_sweep_report
 from workflow.set_aside import NET_REFUNDERS, NO_SET_ASIDE, OUTLIERS, SetAsideRule, fit_set_aside
@@ -148,28 +147,19 @@ def test_profile_has_a_set_aside_row_per_group_and_the_model_scores_them(tmp_pat
 def test_registered_version_carries_the_rule_and_scores_like_the_sweep(
     mlflow_store: str, small_shipments: Path
 ) -> None:
-    from workflow.data import data_digest, read_shipments
-    from workflow.features import build_features
+    from workflow import pipeline
 
-    shipments, _report = read_shipments(small_shipments)
-    features = build_features(shipments)
+    settings = pipeline.TrainSettings(data=small_shipments, k="3", n_init=2)
+    customers = pipeline.prepare(settings)
+    features = customers.features
     # A few customers whose refunds exceed their purchases.
     features.iloc[:4, features.columns.get_loc("monetary")] = -80.0
     features.iloc[:4, features.columns.get_loc("avg_amount")] = -20.0
     refunders = int((features["monetary"] <= 0).sum())  # the 4 above, and any the generator made
     assert refunders >= 4
     rule = fit_set_aside(features)
-    sweep = fit_sweep(features, [3], random_state=0, n_init=2, stability_resamples=1, set_aside=rule)
-    context = tracking.SweepContext(
-        data_path=str(small_shipments),
-        data_digest=data_digest(shipments),
-        as_of="2026-11-01",
-        n_rows=len(shipments),
-        home_country="FR",
-        report=ValidationReport(file=str(small_shipments), rows_read=1, rows_kept=1, max_bad_share=0.05),
-        features=features,
-        k_spec="3",
-    )
+    sweep = fit_sweep(features, settings.ks, random_state=0, n_init=2, stability_resamples=1, set_aside=rule)
+    context = pipeline.sweep_context(settings, customers)  # what `segments train` records, these features included
     result = tracking.log_sweep(sweep, recommend_k(sweep.table(), set_aside=describe_set_aside(sweep)), context)
     version = MlflowClient(mlflow_store).get_model_version("customer-segments", result.version)
     assert SetAsideRule.from_dict(json.loads(version.tags["set_aside"])) == rule

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,6 @@ from workflow.errors import DataError, SegmentsError
 from workflow.features import build_features
 from workflow.model import SegmentModel
 from workflow.set_aside import SetAsideRule, fit_set_aside
-from workflow.synth import generate_shipments, write_dataset
 
 
 def _missing_engine() -> str | None:
@@ -73,12 +73,9 @@ def spark():
 
 
 @pytest.fixture(scope="module")
-def shipments_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shipments_file(generated_shipments: Callable[..., Path]) -> Path:
     """Generated shipments as Parquet (naive nanosecond timestamps, dictionary columns: pandas' defaults)."""
-    shipments, customers = generate_shipments(500, 6, seed=5)
-    path = tmp_path_factory.mktemp("spark") / "shipments.parquet"
-    write_dataset(shipments, customers, path)
-    return path
+    return generated_shipments(500, 6, 5)
 
 
 @pytest.fixture(scope="module")

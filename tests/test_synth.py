@@ -22,6 +22,8 @@ from workflow.synth import (
 )
 
 END = pd.Timestamp("2026-10-31")
+#: The data contract's columns (docs/architecture.md, "Data contract"), written out here rather than
+#: taken from ``workflow.data.KNOWN_COLUMNS``: the generator must follow the documented contract.
 SHIPMENT_COLUMNS = [
     "customer_id",
     "date",

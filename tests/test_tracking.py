@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,13 +18,13 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import CHILD_METRICS, CHILD_PARAMS
-from workflow import tracking
+from tests.support.stores import copy_store, empty_store, using_store
+from workflow import pipeline, tracking
 from workflow.clustering import Sweep, fit_sweep, recommend_k
-from workflow.data import data_digest, read_shipments
 from workflow.errors import DataError, GateError, ModelNotFoundError
-from workflow.features import build_features
 
-KS = [2, 3, 4]
+#: Two k: a recommended one and another to ``--choose``; each k more is one more child run per log.
+KS = [2, 3]
 
 
 @dataclass
@@ -36,32 +37,55 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(small_shipments: Path) -> Trained:
-    shipments, report = read_shipments(small_shipments)
-    features = build_features(shipments)
-    sweep = fit_sweep(features, KS, random_state=0, n_init=4)
-    context = tracking.SweepContext(
-        data_path=str(small_shipments),
-        data_digest=data_digest(shipments),
-        as_of="2026-11-01",
-        n_rows=len(shipments),
-        home_country="FR",
-        report=report,
-        features=features,
-        k_spec="2-4",
-    )
-    return Trained(sweep, context)
+    settings = pipeline.TrainSettings(data=small_shipments, k="2-3")
+    customers = pipeline.prepare(settings)
+    sweep = fit_sweep(customers.features, KS, random_state=0, n_init=4)
+    return Trained(sweep, pipeline.sweep_context(settings, customers))
 
 
 def log(trained: Trained, **options: object) -> tracking.TrainResult:
     return tracking.log_sweep(trained.sweep, recommend_k(trained.sweep.table()), trained.context, **options)
 
 
-def test_sweep_logs_parent_and_one_child_per_k_with_contract_names(mlflow_store: str, trained: Trained) -> None:
-    result = log(trained)
-    client = MlflowClient(mlflow_store)
+@dataclass
+class Logged:
+    """A store on which ``trained`` was logged once: version 1, alias candidate."""
+
+    uri: str
+    result: tracking.TrainResult
+
+
+@pytest.fixture(scope="module")
+def logged_once(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Logged:
+    with using_store(empty_store(tmp_path_factory.mktemp("logged"))) as uri:
+        return Logged(uri, log(trained))
+
+
+@pytest.fixture
+def logged(logged_once: Logged) -> Iterator[Logged]:
+    """``logged_once``'s store, configured for a test that only reads it (one log for all of them)."""
+    with using_store(logged_once.uri):
+        yield logged_once
+
+
+@pytest.fixture
+def logged_copy(logged_once: Logged, tmp_path: Path) -> Iterator[Logged]:
+    """A copy of ``logged_once``'s store for a test that changes its registry (promotes, logs again).
+
+    The copy's runs, old and new, keep their artifacts beside the original store's (new runs have
+    new ids); the registry, the aliases and the audit trail are the copy's own.
+    """
+    db = Path(logged_once.uri.removeprefix("sqlite:///"))
+    with using_store(copy_store(db, tmp_path)) as uri:
+        yield Logged(uri, logged_once.result)
+
+
+def test_sweep_logs_parent_and_one_child_per_k_with_contract_names(logged: Logged, trained: Trained) -> None:
+    result = logged.result
+    client = MlflowClient(logged.uri)
     experiment = client.get_experiment_by_name("customer-segments")
     assert experiment is not None
-    assert experiment.artifact_location.startswith(Path(mlflow_store.removeprefix("sqlite:///")).parent.as_uri())
+    assert experiment.artifact_location.startswith(Path(logged.uri.removeprefix("sqlite:///")).parent.as_uri())
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 + len(KS)
     assert {run.info.status for run in runs} == {"FINISHED"}
@@ -113,8 +137,8 @@ def test_sweep_logs_parent_and_one_child_per_k_with_contract_names(mlflow_store:
         assert linked["silhouette"] == pytest.approx(trained.sweep.trial(k).metrics["silhouette"])
 
 
-def test_registered_model_loads_back_and_predicts_the_same_labels(mlflow_store: str, trained: Trained) -> None:
-    result = log(trained)
+def test_registered_model_loads_back_and_predicts_the_same_labels(logged: Logged, trained: Trained) -> None:
+    result = logged.result
     assert result.version == "1"
     model = tracking.load_segment_model("candidate")
     assert model.version == "1"
@@ -130,7 +154,7 @@ def test_registered_model_loads_back_and_predicts_the_same_labels(mlflow_store: 
     scored = model.score(trained.context.features)
     assert list(scored.columns[:2]) == ["segment", "segment_name"]
     assert scored["segment_name"].iloc[0] == model.segment_names[int(scored["segment"].iloc[0])]
-    version = MlflowClient(mlflow_store).get_model_version("customer-segments", "1")
+    version = MlflowClient(logged.uri).get_model_version("customer-segments", "1")
     assert {"k", "silhouette", "stability_ari", "data_digest", "segment_names"} <= set(version.tags)
     assert version.tags["data_digest"] == trained.context.data_digest
     # Loading by number and by URI gives the same version.
@@ -148,14 +172,13 @@ def test_choose_registers_another_k(mlflow_store: str, trained: Trained) -> None
     assert f"Registered k={other} instead (chosen with `--choose`)." in description
 
 
-def test_promote_and_rollback_move_aliases_and_write_the_audit_trail(mlflow_store: str, trained: Trained) -> None:
-    log(trained)
-    log(trained)
+def test_promote_and_rollback_move_aliases_and_write_the_audit_trail(logged_copy: Logged, trained: Trained) -> None:
+    log(trained)  # version 2
     first = tracking.promote("1", reason="first release")
     assert first["previous"] == ""
     second = tracking.promote("2", reason="better data")
     assert second["previous"] == "1"
-    client = MlflowClient(mlflow_store)
+    client = MlflowClient(logged_copy.uri)
     aliases = {alias: str(v) for alias, v in client.get_registered_model("customer-segments").aliases.items()}
     assert aliases == {"production": "2", "previous-production": "1", "candidate": "2"}
     tags = client.get_model_version("customer-segments", "2").tags
@@ -176,24 +199,22 @@ def test_promote_and_rollback_move_aliases_and_write_the_audit_trail(mlflow_stor
     assert [v.aliases for v in tracking.list_versions()] == [["candidate", "production"], ["previous-production"]]
 
 
-def test_promoting_the_holder_again_changes_nothing(mlflow_store: str, trained: Trained) -> None:
-    log(trained)
+def test_promoting_the_holder_again_changes_nothing(logged_copy: Logged) -> None:
     tracking.promote("1", reason="first")
     assert tracking.promote("1", reason="again")["changed"] == "no"
     assert len(tracking.audit_trail()) == 1
 
 
-def test_gates_refuse_a_bad_version_and_force_needs_a_reason(mlflow_store: str, trained: Trained) -> None:
-    log(trained)
+def test_gates_refuse_a_bad_version_and_force_needs_a_reason(logged_copy: Logged) -> None:
     strict = tracking.Gates(min_silhouette=0.99, min_stability=0.8)
     with pytest.raises(GateError, match=r"silhouette 0\.\d+ < 0\.990.*--force"):
         tracking.promote("1", gates=strict)
     with pytest.raises(GateError, match="--force needs --reason"):
         tracking.promote("1", gates=strict, force=True)
-    aliases = MlflowClient(mlflow_store).get_registered_model("customer-segments").aliases
+    aliases = MlflowClient(logged_copy.uri).get_registered_model("customer-segments").aliases
     assert "production" not in aliases
     tracking.promote("1", gates=strict, force=True, reason="pilot with a known weak model")
-    tags = MlflowClient(mlflow_store).get_model_version("customer-segments", "1").tags
+    tags = MlflowClient(logged_copy.uri).get_model_version("customer-segments", "1").tags
     assert tags["promotion_forced"] == "true"
 
 
@@ -273,7 +294,7 @@ def test_a_report_of_other_ks_is_refused_before_any_run(mlflow_store: str, train
 
     sweep = trained.sweep
     report = build_sweep_report(sweep, trained.context.features, 3)
-    del report.trials[sweep.trials[-1].k]
+    del report.trials[sweep.trials[0].k]  # not the registered k: the check itself must refuse
     with pytest.raises(ValueError, match="the report covers k="):
         log(trained, report=report)
     client = MlflowClient(mlflow_store)
@@ -296,17 +317,16 @@ def test_stale_running_runs_of_dead_processes_are_marked_killed(mlflow_store: st
     client.set_terminated(alive.info.run_id)
 
 
-def test_a_pickle_model_is_refused(mlflow_store: str, trained: Trained) -> None:
+def test_a_pickle_model_is_refused(logged_copy: Logged, trained: Trained) -> None:
     import mlflow.sklearn
 
-    log(trained)
     pipeline = trained.sweep.trial(2).pipeline
     with mlflow.start_run(experiment_id=tracking.experiment_id()):
         info = mlflow.sklearn.log_model(
             pipeline, name="model", serialization_format="cloudpickle", pip_requirements=["scikit-learn"]
         )
     version = mlflow.register_model(info.model_uri, "customer-segments").version
-    MlflowClient(mlflow_store).set_model_version_tag("customer-segments", version, "silhouette", "0.9")
+    MlflowClient(logged_copy.uri).set_model_version_tag("customer-segments", version, "silhouette", "0.9")
     with pytest.raises(ModelNotFoundError, match="only skops models are loaded"):
         tracking.load_segment_model(str(version))
     with pytest.raises(GateError, match="only skops"):
@@ -343,10 +363,10 @@ def test_unreachable_store_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
 # --------------------------------------------------------------------------------------------------
 
 
-def test_force_overrides_a_metric_gate_but_never_the_data_contract(mlflow_store: str, trained: Trained) -> None:
-    log(trained)
+def test_force_overrides_a_metric_gate_but_never_the_data_contract(logged_copy: Logged, trained: Trained) -> None:
+    client = MlflowClient(logged_copy.uri)
     strict = tracking.Gates(min_silhouette=0.99, min_stability=0.8)
-    failures = tracking.check_gates(MlflowClient(mlflow_store).get_model_version("customer-segments", "1"), strict)
+    failures = tracking.check_gates(client.get_model_version("customer-segments", "1"), strict)
     assert [(failure.gate, failure.overridable) for failure in failures] == [("silhouette", True)]
     assert tracking.promote("1", gates=strict, force=True, reason="pilot")["version"] == "1"
 
@@ -355,20 +375,20 @@ def test_force_overrides_a_metric_gate_but_never_the_data_contract(mlflow_store:
     sweep = fit_sweep(features, [2], random_state=0, n_init=1)
     context = replace(trained.context, features=features, k_spec="2")
     tracking.log_sweep(sweep, recommend_k(sweep.table()), context)
-    version = MlflowClient(mlflow_store).get_model_version("customer-segments", "2")
+    version = client.get_model_version("customer-segments", "2")
     failures = tracking.check_gates(version, tracking.Gates(min_silhouette=-1, min_stability=-1))
     assert [(failure.gate, failure.overridable) for failure in failures] == [("contract", False)]
     assert "shoe_size" in failures[0].message
     with pytest.raises(GateError, match=r"features \['shoe_size'\] are not in the data contract") as refused:
         tracking.promote("2", force=True, reason="force it anyway")
     assert "--force" not in str(refused.value)  # no advice to force what cannot be forced
-    aliases = MlflowClient(mlflow_store).get_registered_model("customer-segments").aliases
+    aliases = client.get_registered_model("customer-segments").aliases
     assert str(aliases["production"]) == "1"
 
 
-def test_the_training_customers_are_logged_with_the_sweep_and_load_by_run(mlflow_store: str, trained: Trained) -> None:
-    result = log(trained)
-    client = MlflowClient(mlflow_store)
+def test_the_training_customers_are_logged_with_the_sweep_and_load_by_run(logged: Logged, trained: Trained) -> None:
+    result = logged.result
+    client = MlflowClient(logged.uri)
     assert tracking.CUSTOMERS_ARTIFACT in {a.path for a in client.list_artifacts(result.parent_run_id)}
     model = tracking.load_segment_model("1")
     assert model.customers_run_id == result.parent_run_id
@@ -406,8 +426,7 @@ def test_the_dashboard_reads_the_training_customers_from_the_registry_not_the_fi
     assert drift.n_current == pd.read_parquet(newer)["customer_id"].nunique()
 
 
-def test_mlflow_pyfunc_takes_integer_counts_and_answers_segment_names(mlflow_store: str, trained: Trained) -> None:
-    log(trained)
+def test_mlflow_pyfunc_takes_integer_counts_and_answers_segment_names(logged: Logged, trained: Trained) -> None:
     model = tracking.load_segment_model("candidate")
     # What a user naturally passes: whole numbers of orders and days as int64, money as float.
     frame = trained.context.features[model.features].reset_index(drop=True)
@@ -427,19 +446,18 @@ def test_mlflow_pyfunc_takes_integer_counts_and_answers_segment_names(mlflow_sto
     )
 
 
-def test_the_experiment_opens_on_training_runs_in_the_mlflow_ui(mlflow_store: str, trained: Trained) -> None:
-    client = MlflowClient(mlflow_store)
+def test_the_experiment_opens_on_training_runs_in_the_mlflow_ui(logged_copy: Logged, trained: Trained) -> None:
+    client = MlflowClient(logged_copy.uri)
     # An experiment created before the tag existed gets it at the next sweep.
-    client.create_experiment("older", artifact_location=tracking.artifact_root(mlflow_store))
-    log(trained)
+    client.create_experiment("older", artifact_location=tracking.artifact_root(logged_copy.uri))
     tracking.log_sweep(trained.sweep, recommend_k(trained.sweep.table()), trained.context, experiment="older")
     for name in ("customer-segments", "older"):
         assert client.get_experiment_by_name(name).tags["mlflow.experimentKind"] == "custom_model_development"
 
 
-def test_the_model_and_its_versions_have_markdown_descriptions(mlflow_store: str, trained: Trained) -> None:
-    result = log(trained)
-    client = MlflowClient(mlflow_store)
+def test_the_model_and_its_versions_have_markdown_descriptions(logged: Logged, trained: Trained) -> None:
+    result = logged.result
+    client = MlflowClient(logged.uri)
     version = client.get_model_version("customer-segments", result.version)
     model = tracking.load_segment_model(result.version)
     profile = model.profile
@@ -476,7 +494,7 @@ def test_mlflow_info_lines_stay_out_of_the_cli_output(
 def test_reset_forgets_the_store_so_the_next_configure_checks_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_store(tmp_path))  # a copy: probes, not migrations, are counted
     probes: list[str] = []
     real_probe = tracking.store._probe
     monkeypatch.setattr(tracking.store, "_probe", lambda uri: (probes.append(uri), real_probe(uri)))
@@ -501,14 +519,13 @@ def test_one_version_summary_for_tracking_and_the_dashboard() -> None:
 
 
 @pytest.mark.slow  # starts a model server process (~15 s): make test runs it, make test-fast does not
-def test_mlflow_models_serve_answers_segment_names(mlflow_store: str, trained: Trained, tmp_path: Path) -> None:
+def test_mlflow_models_serve_answers_segment_names(logged: Logged, trained: Trained, tmp_path: Path) -> None:
     import signal
     import time
     import urllib.request
 
     from tests.support.processes import free_port
 
-    log(trained)
     model = tracking.load_segment_model("candidate")
     rows = trained.context.features[model.features].head(20).reset_index(drop=True)
     rows["frequency"] = rows["frequency"].round().astype("int64")

@@ -154,6 +154,9 @@ def build_features(
         raise DataError(f"no shipment before the as-of date {as_of_ts.date()} (the first is on {first})")
     table = _aggregate(window, names, as_of_ts, home_country.strip().upper(), tuple(express_services))
     _check_finite(table)
+    # Recency and tenure count days back from this date: kept with them, so that whoever holds the
+    # features can date the customers' activity (the dashboard's periods) without the shipments.
+    table.attrs["as_of"] = as_of_ts.isoformat()
     return table
 
 

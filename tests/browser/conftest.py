@@ -6,12 +6,18 @@ MLflow store, trained and promoted through the CLI (``segments.cli.run``), so th
 
 Without ``/usr/bin/chromium`` the tests skip with the reason, except under ``CI=true`` where they fail:
 CI installs chromium (``.ci/run``) and a silent skip there would hide a broken dashboard.
+
+For every browser test file: the fixtures ``dashboard_url`` (the served app), ``trained_store`` and
+``console_errors`` (what the page logged); ``served_dashboard`` (another app, e.g. on a fake
+registry, for a block); the functions ``open_dashboard``, ``table_rows``, ``wait_rows_change``,
+``pick_segment`` and ``drag``; the bounds ``FIRST_LOAD_MS`` and ``UPDATE_MS``
+(``from tests.browser.conftest import open_dashboard, …``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import ConsoleMessage, Locator, Page, expect
+
+from tests.support.processes import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,6 +43,8 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 #: The first page of a fresh server imports mlflow, loads the model and compiles datashader's kernels.
 FIRST_LOAD_MS = 120_000
+#: The bound within which the page must show the effect of a click (a filter, a brush, a download).
+UPDATE_MS = 30_000
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -109,13 +120,6 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedS
         patch.undo()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for(url: str, timeout: float = 60.0) -> None:
     """Poll ``url`` until the server answers (bounded: a dead server fails the test, not hangs it).
 
@@ -133,22 +137,100 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(trained_store: TrainedStore) -> Iterator[str]:
-    """The dashboard served in-process on a free port, stopped after the session."""
-    import panel as pn
+@contextlib.contextmanager
+def served_dashboard(**options: Any) -> Iterator[str]:
+    """Serve the dashboard in this process on a free port for the block; yield its URL.
 
+    ``options`` go to ``dashboard.app.serve`` (``loader``, ``lister``, ``features_loader``, ``lang``…).
+    Only this server is stopped at the end: others of the session keep serving.
+    """
     from dashboard.app import serve
 
     port = free_port()
-    server = serve(port=port, threaded=True)
+    server = serve(port=port, threaded=True, **options)
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for(url)
         yield url
     finally:
         server.stop()
-        # stop() only asks the server's loop to end; kill_all_servers() on a thread still stopping
-        # raises "Thread already stopping", so wait for it first (bounded).
+        # stop() only asks the server's loop to end: wait for it (bounded) before the next test, or
+        # before kill_all_servers(), which raises "Thread already stopping" on a thread still stopping.
         server.join(timeout=30)
-        pn.state.kill_all_servers()
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(trained_store: TrainedStore) -> Iterator[str]:
+    """The dashboard on ``trained_store``, served in-process on a free port, stopped after the session."""
+    import panel as pn
+
+    with served_dashboard() as url:
+        yield url
+    pn.state.kill_all_servers()
+
+
+@pytest.fixture
+def console_errors(page: Page) -> list[str]:
+    """Console errors, uncaught exceptions and failed requests of the test's ``page``, as they come.
+
+    A test asserts the list is empty after its last step (after a short wait: late renders report
+    their errors after the step's own expectations have passed).
+    """
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    return errors
+
+
+def open_dashboard(page: Page, url: str) -> None:
+    """Load the page and wait until the customer table has rendered its count (the page is usable)."""
+    page.goto(url, timeout=FIRST_LOAD_MS)
+    expect(page.locator(".rows-count")).to_be_visible(timeout=FIRST_LOAD_MS)
+
+
+def table_rows(page: Page) -> int:
+    """Rows the customer table holds (all pages), as the page reports them."""
+    return int(page.locator(".rows-count").get_attribute("data-rows"))
+
+
+def pick_segment(page: Page, name: str, before: int) -> int:
+    """Pick segment ``name`` in the table's segment filter; wait for the table to change, return its rows.
+
+    ``before`` is the row count before the pick: the table has changed once it no longer shows it.
+    """
+    page.locator(".segment-filter").get_by_role("combobox").click()
+    page.get_by_role("menuitem", name=name, exact=True).click()
+    page.get_by_role("listbox").press("Escape")  # a multi-select menu stays open after a pick
+    return wait_rows_change(page, before)
+
+
+def wait_rows_change(page: Page, before: int) -> int:
+    """Wait until the table's row count differs from ``before``; return the new count."""
+    expect(page.locator(".rows-count")).not_to_have_attribute("data-rows", str(before), timeout=UPDATE_MS)
+    return table_rows(page)
+
+
+def drag(page: Page, target: Locator, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Press the mouse at ``start`` in ``target`` and release it at ``end``: a brush with Bokeh's box select.
+
+    The points are fractions ``(x, y)`` of the target's box. The mouse moves in steps, so the plot sees
+    a drag rather than a jump.
+    """
+    # The plots sit below the profile table: a drag must happen where the target is on screen.
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    assert box is not None, "the target is not on the page"
+
+    def at(point: tuple[float, float]) -> tuple[float, float]:
+        return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+
+    page.mouse.move(*at(start))
+    page.mouse.down()
+    page.mouse.move(*at(end), steps=10)
+    page.mouse.up()

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    UPDATE_MS,
+    VIEWPORT,
+    drag,
+    open_dashboard,
+    pick_segment,
+    table_rows,
+    wait_rows_change,
+)
 
 pytestmark = [
     # The served app runs in this process, so ``filterwarnings = error`` reaches the server thread.
@@ -17,28 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:reference already known:bokeh.util.warnings.BokehUserWarning"),
 ]
 
-#: The first page of a fresh server imports mlflow, loads the model and compiles datashader's kernels.
-FIRST_LOAD_MS = 120_000
-UPDATE_MS = 30_000
-VIEWPORT = {"width": 1280, "height": 800}
-
-
-def open_dashboard(page: Page, url: str) -> None:
-    """Load the page and wait until the customer table has rendered its count."""
-    page.goto(url, timeout=FIRST_LOAD_MS)
-    expect(page.locator(".rows-count")).to_be_visible(timeout=FIRST_LOAD_MS)
-
-
-def table_rows(page: Page) -> int:
-    """Rows the customer table holds (all pages), as the page reports them."""
-    return int(page.locator(".rows-count").get_attribute("data-rows"))
-
-
-def wait_rows_change(page: Page, before: int) -> int:
-    """Wait until the table's row count differs from ``before``; return the new count."""
-    expect(page.locator(".rows-count")).not_to_have_attribute("data-rows", str(before), timeout=UPDATE_MS)
-    return table_rows(page)
-
 
 @pytest.fixture(scope="module")
 def production(trained_store: Any) -> Any:
@@ -46,20 +33,6 @@ def production(trained_store: Any) -> Any:
     from workflow import tracking
 
     return tracking.load_segment_model("production")
-
-
-@pytest.fixture
-def console_errors(page: Page) -> Iterator[list[str]]:
-    """Console errors and uncaught exceptions of the page."""
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    return errors
 
 
 def test_page_loads_without_console_errors(page: Page, dashboard_url: str, console_errors: list[str]) -> None:
@@ -79,11 +52,7 @@ def test_shows_production_version_and_segment_names(page: Page, dashboard_url: s
 
 def test_segment_filter_changes_the_table(page: Page, dashboard_url: str, production: Any) -> None:
     open_dashboard(page, dashboard_url)
-    total = table_rows(page)
-    page.locator(".segment-filter").get_by_role("combobox").click()
-    page.get_by_role("menuitem", name=production.names("en")[0], exact=True).click()
-    page.get_by_role("listbox").press("Escape")  # a multi-select menu stays open after a pick
-    filtered = wait_rows_change(page, total)
+    filtered = pick_segment(page, production.names("en")[0], before=table_rows(page))
     assert filtered == int(production.profile.loc[0, "size"])
 
 
@@ -93,15 +62,7 @@ def test_brushing_the_projection_changes_the_table(page: Page, dashboard_url: st
     canvas = page.locator(".projection canvas").first
     expect(canvas).to_be_visible(timeout=UPDATE_MS)  # the plots are built after the first paint
     page.wait_for_timeout(1000)  # the datashaded image arrives after the canvas
-    box = canvas.bounding_box()
-    # A box over the left half of the plot area (box select is the active drag tool).
-    x0, y0 = box["x"] + 0.15 * box["width"], box["y"] + 0.1 * box["height"]
-    x1, y1 = box["x"] + 0.5 * box["width"], box["y"] + 0.85 * box["height"]
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
+    drag(page, canvas, (0.15, 0.1), (0.5, 0.85))  # a box over the left half of the plot area
     brushed = wait_rows_change(page, total)
     assert 0 < brushed < total
     expect(page.locator(".selection-count")).to_contain_text("selected")
@@ -117,13 +78,7 @@ def test_brushing_a_distribution_changes_the_table(page: Page, dashboard_url: st
     canvas = page.locator(".distribution canvas").first
     expect(canvas).to_be_visible(timeout=UPDATE_MS)
     page.wait_for_timeout(500)
-    box = canvas.bounding_box()
-    # Inside the plot frame: a drag that starts on the y axis selects nothing.
-    y = box["y"] + 0.5 * box["height"]
-    page.mouse.move(box["x"] + 0.5 * box["width"], y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 0.9 * box["width"], y, steps=5)
-    page.mouse.up()
+    drag(page, canvas, (0.5, 0.5), (0.9, 0.5))  # inside the plot frame: a drag from the y axis selects nothing
     brushed = wait_rows_change(page, total)
     assert 0 < brushed < total
     expect(page.locator(".selection-count")).to_contain_text("selected")
@@ -133,7 +88,7 @@ def test_switching_version_updates_the_header(page: Page, dashboard_url: str) ->
     open_dashboard(page, dashboard_url)
     expect(page.locator(".header-title")).to_contain_text("v1 · production")
     page.locator(".version-picker").get_by_role("combobox").click()
-    page.get_by_role("menuitem", name=re.compile(r"^v2 · k=5")).click()
+    page.get_by_role("menuitem", name=re.compile(r"^v2\b")).click()
     # A switch loads the other version and rebuilds every view before the page is patched.
     expect(page.locator(".header-title")).to_contain_text("v2 · candidate", timeout=2 * UPDATE_MS)
     expect(page.locator(".model-info")).to_contain_text("Segments (k)5", timeout=UPDATE_MS)
@@ -143,11 +98,7 @@ def test_export_downloads_the_filtered_customers(
     page: Page, dashboard_url: str, production: Any, trained_store: Any
 ) -> None:
     open_dashboard(page, dashboard_url)
-    total = table_rows(page)
-    page.locator(".segment-filter").get_by_role("combobox").click()
-    page.get_by_role("menuitem", name=production.names("en")[1], exact=True).click()
-    page.get_by_role("listbox").press("Escape")  # a multi-select menu stays open after a pick
-    expected = wait_rows_change(page, total)
+    expected = pick_segment(page, production.names("en")[1], before=table_rows(page))
     with page.expect_download(timeout=UPDATE_MS) as download:
         page.locator(".export-rows").get_by_role("button").click()
     exported = pd.read_csv(download.value.path())

@@ -9,11 +9,12 @@ reach the table.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import UPDATE_MS, drag, open_dashboard, pick_segment, table_rows
 
 pytestmark = [
     # The served app runs in this process, so ``filterwarnings = error`` reaches the server thread.
@@ -22,25 +23,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:reference already known:bokeh.util.warnings.BokehUserWarning"),
 ]
 
-FIRST_LOAD_MS = 120_000
 #: The bound within which everything on the page must show a version switch.
 SWITCH_MS = 30_000
-UPDATE_MS = 30_000
-
-
-@pytest.fixture
-def console_errors(page: Page) -> Iterator[list[str]]:
-    """Console errors and uncaught exceptions of the page."""
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
-    return errors
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +33,6 @@ def models(trained_store: Any) -> dict[str, Any]:
     from workflow import tracking
 
     return {version: tracking.load_segment_model(version) for version in ("1", "2")}
-
-
-def open_dashboard(page: Page, url: str) -> None:
-    """Load the page and wait until the customer table has rendered its count."""
-    page.goto(url, timeout=FIRST_LOAD_MS)
-    expect(page.locator(".rows-count")).to_be_visible(timeout=FIRST_LOAD_MS)
 
 
 def open_tab(page: Page, name: str) -> None:
@@ -86,7 +64,7 @@ def test_switching_version_after_compare_updates_card_kpis_and_plots(
     expect_version_everywhere(page, models["1"])
     open_tab(page, "Compare versions")
     expect(page.locator(".migration-title")).to_contain_text("from v1", timeout=UPDATE_MS)
-    pick_version(page, r"^v2 · k=")
+    pick_version(page, r"^v2\b")
     expect(page.locator(".header-title")).to_contain_text("v2", timeout=SWITCH_MS)
     # Once the header shows v2, the card and the KPI cards follow within the same bounded wait (no
     # timing in a pass/fail test: on a loaded machine the browser lays the cards out over several frames).
@@ -137,7 +115,7 @@ def test_every_tab_version_and_language_is_clean_in_the_console(
     for tab in ("Compare versions", "Drift", "Explore"):
         open_tab(page, tab)
         step(f"v1 {tab}")
-    pick_version(page, r"^v2 · k=")
+    pick_version(page, r"^v2\b")
     expect_version_everywhere(page, models["2"])
     step("switch to v2")
     for tab in ("Compare versions", "Drift", "Explore"):
@@ -154,7 +132,7 @@ def test_every_tab_version_and_language_is_clean_in_the_console(
 
 def test_clicking_a_heatmap_row_filters_the_table(page: Page, dashboard_url: str, models: dict[str, Any]) -> None:
     open_dashboard(page, dashboard_url)
-    total = int(page.locator(".rows-count").get_attribute("data-rows"))
+    total = table_rows(page)
     heatmap = page.locator(".segment-heatmap canvas").first
     expect(heatmap).to_be_visible(timeout=UPDATE_MS)
     heatmap.scroll_into_view_if_needed()
@@ -240,13 +218,10 @@ def test_one_filter_drives_cards_toolbar_and_table_and_shows_as_chips(
 ) -> None:
     model = models["1"]
     open_dashboard(page, dashboard_url)
-    total = int(page.locator(".rows-count").get_attribute("data-rows"))
+    total = table_rows(page)
     # The table's segment filter: the toolbar, the cards and a chip follow, not only the table.
-    page.locator(".segment-filter").get_by_role("combobox").click()
-    page.get_by_role("menuitem", name=model.names("en")[0], exact=True).click()
-    page.get_by_role("listbox").press("Escape")  # a multi-select menu stays open after a pick
     size = int(model.profile.loc[0, "size"])
-    expect(page.locator(".rows-count")).to_have_attribute("data-rows", str(size), timeout=UPDATE_MS)
+    assert pick_segment(page, model.names("en")[0], before=total) == size
     expect(page.locator(".selection-count")).to_contain_text(f"{size:,} customers selected", timeout=UPDATE_MS)
     expect(page.locator(".kpi-selected")).to_have_count(model.n_labels, timeout=UPDATE_MS)
     chip = page.locator(".filter-chip-segment")
@@ -256,15 +231,10 @@ def test_one_filter_drives_cards_toolbar_and_table_and_shows_as_chips(
     expect(canvas).to_be_visible(timeout=UPDATE_MS)
     canvas.scroll_into_view_if_needed()  # the segment filter sits below, by the table
     page.wait_for_timeout(300)
-    box = canvas.bounding_box()
-    y = box["y"] + 0.5 * box["height"]
-    page.mouse.move(box["x"] + 0.3 * box["width"], y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 0.95 * box["width"], y, steps=5)
-    page.mouse.up()
+    drag(page, canvas, (0.3, 0.5), (0.95, 0.5))
     expect(page.locator(".filter-chip-brush")).to_be_visible(timeout=UPDATE_MS)
     expect(page.locator(".rows-count")).not_to_have_attribute("data-rows", str(size), timeout=UPDATE_MS)
-    rows = int(page.locator(".rows-count").get_attribute("data-rows"))
+    rows = table_rows(page)
     expect(page.locator(".selection-count")).to_contain_text(f"{rows:,} customers selected", timeout=UPDATE_MS)
     # Removing the chips removes their filters.
     page.locator(".filter-chip-segment").get_by_role("button").click()

@@ -19,13 +19,11 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.support.processes import cli_env, free_port, segments_command, started, using_store, wait_until
+from tests.browser.conftest import FIRST_LOAD_MS, UPDATE_MS, VIEWPORT, open_dashboard
+from tests.support.processes import cli_env, free_port, segments_command, started, wait_until
+from tests.support.stores import using_store
 
-#: The first page of a fresh server imports mlflow, loads the model and compiles datashader's kernels.
-FIRST_LOAD_MS = 120_000
-UPDATE_MS = 30_000
 START_TIMEOUT = 120
-VIEWPORT = {"width": 1280, "height": 800}
 
 #: Payloads that set ``window.__xss`` or open a dialog if parsed as HTML (by the browser, or first by a
 #: Markdown renderer: CommonMark passes raw HTML through only when attribute values are quoted or
@@ -143,11 +141,6 @@ def watched(browser: Browser) -> Iterator[Watched]:
         yield Watched(page, dialogs, errors)
     finally:
         context.close()
-
-
-def open_dashboard(page: Page, url: str) -> None:
-    page.goto(url, timeout=FIRST_LOAD_MS)
-    expect(page.locator(".rows-count")).to_be_visible(timeout=FIRST_LOAD_MS)
 
 
 def search(page: Page, text: str) -> None:

@@ -3,7 +3,7 @@
 Two references in the pinned libraries used to keep every session's page alive for the life of the
 server (panel-material-ui's ``Page`` watching the process-wide ``pn.state.busy``; HoloViews' class-level
 stream callbacks, which Panel's clean-up misses for the children of a destroyed document). The app
-now releases both when Bokeh destroys the session (``dashboard.app._release_at_session_end``).
+now releases both when Bokeh destroys the session (``dashboard.panel_fixes.release_at_session_end``).
 
 The app runs in this process (the ``dashboard_url`` fixture), so the test can watch the very
 ``DataStore`` objects the sessions built: it notes the ones that appear while two pages are open,
@@ -18,16 +18,16 @@ import time
 import weakref
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser
 
 from dashboard.store import DataStore
+from tests.browser.conftest import VIEWPORT, open_dashboard
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:reference already known:bokeh.util.warnings.BokehUserWarning"),
 ]
 
-FIRST_LOAD_MS = 120_000
 #: Bokeh's check of unused sessions runs every 17 s and discards sessions unused for 15 s; then
 #: Panel's own clean-up runs. Two checks and some slack on a loaded machine.
 RELEASE_BOUND_S = 120.0
@@ -45,11 +45,9 @@ def live_stores() -> set[int]:
 
 def test_closed_sessions_free_their_store(browser: Browser, dashboard_url: str) -> None:
     before = live_stores()
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
     for _ in range(2):
-        page = context.new_page()
-        page.goto(dashboard_url, timeout=FIRST_LOAD_MS)
-        expect(page.locator(".rows-count")).to_be_visible(timeout=FIRST_LOAD_MS)
+        open_dashboard(context.new_page(), dashboard_url)
     gc.collect()
     opened = [weakref.ref(thing) for thing in gc.get_objects() if type(thing) is DataStore]
     opened = [ref for ref in opened if id(ref()) not in before]

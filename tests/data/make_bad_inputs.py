@@ -27,18 +27,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workflow.data import KNOWN_COLUMNS
+
 BAD = Path(__file__).resolve().parent / "bad"
-HEADER = [
-    "customer_id",
-    "date",
-    "amount",
-    "weight_kg",
-    "service",
-    "destination_country",
-    "delivered_late",
-    "returned",
-    "customer_type",
-]
+#: Every column of the data contract, in its order: the base file is a complete, valid file.
+HEADER = list(KNOWN_COLUMNS)
 #: Rows per customer: 10 customers, 100 rows.
 ROWS_PER_CUSTOMER = (20, 15, 12, 10, 10, 8, 8, 7, 5, 5)
 #: Per customer: typical amount (EUR), weight (kg), services cycled through, destinations cycled, type.

@@ -151,21 +151,6 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, inte
 # --------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def using_store(uri: str) -> Iterator[None]:
-    """Point ``workflow.tracking`` (and MLflow's globals) at ``uri`` for the block, then forget it."""
-    from workflow import tracking
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.setenv("SEGMENTS_USER", "tester")
-        tracking.reset()
-        tracking.configure()
-        yield
-    # Whatever store was configured before, the next ``configure()`` must point MLflow at it again.
-    tracking.reset()
-
-
 def log_versions(data: Path, count: int, ks: tuple[int, ...] = (2, 3), n_init: int = 1) -> list[str]:
     """Fit one small sweep on ``data`` and log it ``count`` times on the configured store: ``count`` versions."""
     from workflow import pipeline
