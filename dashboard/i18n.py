@@ -542,21 +542,26 @@ def language_from_header(accept_language: str | None) -> str:
 
 
 def fmt_int(value: float, lang: str) -> str:
-    """``12,345`` in English, ``12 345`` in French."""
+    """``12,345`` in English, ``12 345`` in French; negatives with a true minus (``−12``)."""
     if not math.isfinite(value):
         return "–"
-    text = f"{round(value):,}"
+    text = _true_minus(f"{round(value):,}")
     return text.replace(",", _NNBSP) if lang == "fr" else text
 
 
 def fmt_float(value: float, lang: str, digits: int = 2) -> str:
-    """A decimal number: ``0.41`` in English, ``0,41`` in French."""
+    """A decimal number: ``0.41`` in English, ``0,41`` in French; negatives with a true minus (``−0.41``)."""
     if not math.isfinite(value):
         return "–"
-    text = f"{value:,.{digits}f}"
+    text = _true_minus(f"{value:,.{digits}f}")
     if lang == "fr":
         return text.replace(",", _NNBSP).replace(".", ",")
     return text
+
+
+def _true_minus(text: str) -> str:
+    # Python writes a hyphen, shorter than a plus and read as a dash in a column of numbers.
+    return MINUS + text[1:] if text.startswith("-") else text
 
 
 def fmt_pct(share: float, lang: str, digits: int = 1) -> str:

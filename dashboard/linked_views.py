@@ -37,7 +37,7 @@ from holoviews.operation.datashader import datashade, dynspread
 
 from dashboard import analysis
 from dashboard.analysis import shade_codes
-from dashboard.i18n import MINUS, feature_label, fmt_float, fmt_int, fmt_money, fmt_pct, t
+from dashboard.i18n import feature_label, fmt_float, fmt_int, fmt_money, fmt_pct, t
 from dashboard.palette import UNSELECTED_COLOUR, segment_colour
 from dashboard.panel_fixes import LiveHTML, placeholder, weak_hook
 from dashboard.scoring import PROJECTION, HistogramBins, box_selection, lasso_selection, range_selection
@@ -439,9 +439,7 @@ class LinkedViews(StoreViewer):
             }
         )
         # 0.0 rather than -0.0 for a value that rounds to zero.
-        long["text"] = [
-            signed(fmt_float(v if abs(v) >= 0.05 else 0.0, lang, 1)) if np.isfinite(v) else "" for v in long["z"]
-        ]
+        long["text"] = [fmt_float(v if abs(v) >= 0.05 else 0.0, lang, 1) if np.isfinite(v) else "" for v in long["z"]]
         limit = float(np.nanmax(np.abs(long["z"]))) if np.isfinite(long["z"]).any() else 1.0
         limit = min(max(limit, 0.5), 3.0)  # beyond ±3 σ the colour would only compress the rest
         fdim = hv.Dimension("feature", label=t("feature", lang))
@@ -550,7 +548,7 @@ class DistributionChart:
         digits = 2 if feature in SHARE_FEATURES or high - low < 10 else 0
         label = (
             f"{feature_label(feature, lang, **units(self.store))}{_colon(lang)}"
-            f"{signed(fmt_float(low, lang, digits))}–{signed(fmt_float(high, lang, digits))}"
+            f"{fmt_float(low, lang, digits)}–{fmt_float(high, lang, digits)}"
         )
         self.store.brush(feature, range_selection(feature, low, high), label=label)
 
@@ -641,11 +639,6 @@ def count_ticks(top: float, lang: str) -> list[tuple[float, str]]:
     return [(v, tick_label(v, lang)) for v in values if float(v).is_integer()]
 
 
-def signed(text: str) -> str:
-    """``text`` (a formatted number) with a true minus sign instead of a leading hyphen."""
-    return MINUS + text[1:] if text.startswith("-") else text
-
-
 #: Short forms of large numbers on axes (as ``i18n.fmt_money_short`` writes money).
 _SHORT_SUFFIXES = {
     "en": ((1e9, "B"), (1e6, "M"), (1e3, "k")),
@@ -661,8 +654,8 @@ def tick_label(value: float, lang: str, *, percent: bool = False) -> str:
         return fmt_pct(value, lang, _digits(100 * value))
     for threshold, suffix in _SHORT_SUFFIXES["fr" if lang == "fr" else "en"]:
         if abs(value) >= threshold:
-            return signed(fmt_float(value / threshold, lang, _digits(value / threshold))) + suffix
-    return signed(fmt_float(value, lang, _digits(value)))
+            return fmt_float(value / threshold, lang, _digits(value / threshold)) + suffix
+    return fmt_float(value, lang, _digits(value))
 
 
 def _digits(value: float) -> int:
@@ -744,13 +737,12 @@ def feature_value(feature: str, value: float, lang: str, currency: str) -> str:
     """One customer's ``feature`` in real units, as ``lang`` writes it: money with its currency,
     shares in per cent, counts and days whole."""
     if feature in MONEY_FEATURES:
-        # −£1,234 rather than fmt_money's £-1,234 in English (−1 234 £ in French).
-        return (MINUS if round(value) < 0 else "") + fmt_money(abs(value), lang, currency)
+        return fmt_money(value, lang, currency)
     if feature in SHARE_FEATURES:
         return fmt_pct(value, lang, 0)
     if feature in ("frequency", "recency_days", "tenure_days"):
         return fmt_int(value, lang)
-    return signed(fmt_float(value, lang, 1 if abs(value) >= 1 else 2))
+    return fmt_float(value, lang, 1 if abs(value) >= 1 else 2)
 
 
 def map_hover_text(

@@ -151,15 +151,12 @@ def scaled_z_scores(store: object) -> pd.DataFrame:
 
 
 def fmt_signed_money(value: float, lang: str, currency: str, *, cents: bool = False) -> str:
-    """Money with a true minus before the symbol: ``−£1,044`` / ``−1 044 £``; cents when asked.
-
-    ``fmt_money`` writes ``£-1,044``; a net refunder's revenue is negative and must read as such.
-    """
+    """Money with a true minus before the symbol: ``−£1,044`` / ``−1 044 £``; cents when asked."""
     if not np.isfinite(value):
         return "–"
-    sign = MINUS if value < 0 else ""
     if not cents:
-        return sign + fmt_money(abs(value), lang, currency)
+        return fmt_money(value, lang, currency)
+    sign = MINUS if value < 0 else ""
     number = fmt_float(abs(value), lang, 2)
     symbol = currency_symbol(currency)
     if not symbol:

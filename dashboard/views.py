@@ -16,7 +16,7 @@ import panel_material_ui as pmui
 import param
 
 from dashboard.export import export_filename
-from dashboard.i18n import MINUS, fmt_float, fmt_int, fmt_money_short, fmt_pct, recommendation_text, t
+from dashboard.i18n import fmt_float, fmt_int, fmt_money_short, fmt_pct, recommendation_text, t
 from dashboard.linked_views import LinkedViews
 from dashboard.palette import segment_colour
 from dashboard.panel_fixes import LiveHTML, relabel_tabs, tab_bar_only
@@ -348,10 +348,10 @@ class SegmentKPIs(StoreViewer):
             f'<div class="kpi-line">{t("kpi_customers", lang).lower()} · {fmt_pct(row["share"], lang)}</div>',
         ]
         if "revenue" in row:
-            revenue = _money_short(row["revenue"], lang, units(self.store)["currency"])
+            revenue = fmt_money_short(row["revenue"], lang, units(self.store)["currency"])
             lines.append(
                 f'<div class="kpi-line"><b>{revenue}</b> · '
-                f"{_signed_pct(row['revenue_share'], lang)} {t('kpi_of_revenue', lang)}</div>"
+                f"{fmt_pct(row['revenue_share'], lang)} {t('kpi_of_revenue', lang)}</div>"
             )
             if row["customers"]:
                 per_customer = fmt_signed_money(row["revenue"] / row["customers"], lang, units(self.store)["currency"])
@@ -365,7 +365,7 @@ class SegmentKPIs(StoreViewer):
             # The filter's customers, revenue and volume of this segment, not only a head count.
             parts = [f"<b>{fmt_int(row['selected'], lang)}</b> {t('kpi_in_selection', lang)}"]
             if "selected_revenue" in row:
-                parts.append(_money_short(row["selected_revenue"], lang, units(self.store)["currency"]))
+                parts.append(fmt_money_short(row["selected_revenue"], lang, units(self.store)["currency"]))
             if "selected_shipments" in row:
                 unit = t("kpi_orders" if units(self.store)["orders"] else "kpi_shipments", lang).lower()
                 parts.append(f"{fmt_int(row['selected_shipments'], lang)} {unit}")
@@ -427,24 +427,10 @@ def kpi_caption(store: DataStore, stats: pd.DataFrame, lang: str) -> str:
     if period:
         parts.append(f"<b>{escape(t('kpi_period', lang, what=what, period=period))}</b>")
     totals = {"customers": fmt_int(stats["customers"].sum(), lang), "what": what}
-    totals["revenue"] = _money_short(stats["revenue"].sum(), lang, unit["currency"]) if "revenue" in stats else "–"
+    totals["revenue"] = fmt_money_short(stats["revenue"].sum(), lang, unit["currency"]) if "revenue" in stats else "–"
     totals["count"] = fmt_int(stats["shipments"].sum(), lang) if "shipments" in stats else "–"
     parts.append(escape(t("kpi_totals", lang, **totals)))
     return f'<p class="kpi-caption">{" · ".join(parts)}</p>'
-
-
-def _signed_pct(share: float, lang: str) -> str:
-    """``fmt_pct`` with a true minus (``−1.1%``): net refunders' share of revenue is negative."""
-    if np.isfinite(share) and share < 0:
-        return MINUS + fmt_pct(-share, lang)
-    return fmt_pct(share, lang)
-
-
-def _money_short(value: float, lang: str, currency: str) -> str:
-    """``fmt_money_short`` with a true minus before the symbol (``−£69.9k``, not ``£-69.9k``)."""
-    if np.isfinite(value) and value < 0:
-        return MINUS + fmt_money_short(-value, lang, currency)
-    return fmt_money_short(value, lang, currency)
 
 
 # --- linked views ------------------------------------------------------------------------------------
