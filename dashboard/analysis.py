@@ -96,9 +96,17 @@ def pca_projection(
 
 
 def pca_axes(
-    scaled: np.ndarray, *, fit_sample: int = PCA_FIT_SAMPLE, random_state: int = 0
+    scaled: np.ndarray,
+    *,
+    fit_rows: np.ndarray | None = None,
+    fit_sample: int = PCA_FIT_SAMPLE,
+    random_state: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`pca_projection` and what each axis is made of.
+
+    ``fit_rows`` (a boolean mask) chooses the customers the axes are fitted on; every customer is
+    projected. The dashboard fits on the segments' customers: the set-aside groups are few but far
+    out (net refunders' negative prices), and would otherwise turn an axis towards them alone.
 
     Returns
     -------
@@ -109,10 +117,13 @@ def pca_axes(
         features are standardised, so a weight's size says how much that feature moves along the axis.
     """
     n, n_features = scaled.shape
-    n_components = min(2, n_features, n)
+    fitted = scaled if fit_rows is None else scaled[fit_rows]
+    n_fit = len(fitted)
+    n_components = min(2, n_features, n_fit)
     rng = np.random.default_rng(random_state)
-    fit_rows = scaled if n <= fit_sample else scaled[np.sort(rng.choice(n, size=fit_sample, replace=False))]
-    pca = PCA(n_components=n_components, random_state=random_state).fit(fit_rows)
+    if n_fit > fit_sample:
+        fitted = fitted[np.sort(rng.choice(n_fit, size=fit_sample, replace=False))]
+    pca = PCA(n_components=n_components, random_state=random_state).fit(fitted)
     # Column-major: each axis is contiguous, so the customers frame can hold both without a copy.
     coords = np.zeros((n, 2), dtype=np.float32, order="F")
     coords[:, :n_components] = pca.transform(scaled)

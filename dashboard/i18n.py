@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 
+# A true minus (a hyphen is shorter than a plus and reads as a dash): the segment sentences write it too.
+from workflow.naming import MINUS
+
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
 
 # French typography: narrow no-break space before % and as thousands separator (Imprimerie nationale).
 _NNBSP = "\u202f"
-#: A true minus sign (a hyphen is shorter than a plus and reads as a dash), for negative amounts.
-MINUS = "\u2212"
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "Customer segments", "fr": "Segments clients"},
@@ -245,6 +246,16 @@ TEXT: dict[str, dict[str, str]] = {
         "entre clients, l'axe 2 {share2}. Tracez un rectangle ou un lasso pour sélectionner, zoomez à la "
         "molette, survolez pour voir qui s'y trouve.",
     },
+    "map_outside": {
+        "en": "{n} customers lie beyond this view{aside}: zoom out to see them.",
+        "fr": "{n}\u00a0clients sont hors de cette vue{aside}\u202f: dézoomez pour les voir.",
+    },
+    "map_outside_one": {
+        "en": "1 customer lies beyond this view{aside}: zoom out to see it.",
+        "fr": "1\u00a0client est hors de cette vue{aside}\u202f: dézoomez pour le voir.",
+    },
+    "map_outside_aside": {"en": " ({m} of them set aside)", "fr": " (dont {m} mis à part)"},
+    "map_outside_aside_one": {"en": " (set aside)", "fr": " (mis à part)"},
     "map_hover_customer": {"en": "Customer {id}", "fr": "Client {id}"},
     "map_hover_count": {"en": "{n} customers here", "fr": "{n}\u00a0clients ici"},
     "map_hover_selected": {"en": "Selected: {n}", "fr": "Sélectionnés\u202f: {n}"},
@@ -605,7 +616,7 @@ def fmt_money_short(value: float, lang: str, currency: str = "EUR") -> str:
 
 
 #: The phrases of the recommendation sentence that ``workflow.clustering`` writes in English
-#: (``recommend_k``, ``_pick``, ``describe_set_aside``), in the order they are replaced, and their
+#: (``recommend_k``, ``_only_k``, ``_pick``, ``describe_set_aside``), in the order they are replaced, and their
 #: French. The sentence is stored with the model version in English; the page translates it here.
 _RECOMMENDATION_FR: tuple[tuple[str, str], ...] = (
     (r"^k=(\d+): best silhouette \(([\d.]+)\) among the ", r"k=\1 : meilleure silhouette (\2) parmi les "),
@@ -613,6 +624,7 @@ _RECOMMENDATION_FR: tuple[tuple[str, str], ...] = (
         r"^k=(\d+): silhouette ([\d.]+), within ([\d.]+) of the best \(k=(\d+), ([\d.]+)\) among the ",
         r"k=\1 : silhouette \2, à moins de \3 de la meilleure (k=\4, \5) parmi les ",
     ),
+    (r"^k=(\d+): the only k asked for; silhouette ([\d.]+)", r"k=\1 : le seul k demandé ; silhouette \2"),
     (r"k from (\d+) to (\d+) with ", r"k de \1 à \2 où "),
     (r"k asked for with ", r"k demandés où "),
     (r"no k had every segment ≥ (\d+)% of customers", r"aucun k n'a chaque segment ≥ \1 % des clients"),

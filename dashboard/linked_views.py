@@ -171,16 +171,7 @@ class LinkedViews(StoreViewer):
                 ),
                 height=430,
             ),
-            pmui.Typography(
-                t(
-                    "map_help",
-                    lang,
-                    share1=fmt_pct(store.scored.explained[0], lang, 0),
-                    share2=fmt_pct(store.scored.explained[1], lang, 0),
-                ),
-                variant="caption",
-                margin=(0, 5),
-            ),
+            pmui.Typography(map_help(store, lang), variant="caption", margin=(0, 5)),
             sizing_mode="stretch_width",
             styles={"padding": "8px"},
         )
@@ -701,6 +692,30 @@ return sign + grouped + (decimals ? point + decimals : "")
 
 
 # --- the map's axes and tooltip --------------------------------------------------------------------
+
+
+def map_help(store: DataStore, lang: str) -> str:
+    """The caption under the map: how to read it, what each axis carries, who lies outside the view."""
+    scored = store.scored
+    text = t(
+        "map_help",
+        lang,
+        share1=fmt_pct(scored.explained[0], lang, 0),
+        share2=fmt_pct(scored.explained[1], lang, 0),
+    )
+    outside, aside = scored.outside_opening_view()
+    if outside:
+        clause = ""
+        if aside:
+            clause = (
+                t("map_outside_aside_one", lang)
+                if outside == 1
+                else t("map_outside_aside", lang, m=fmt_int(aside, lang))
+            )
+        text += " " + t(
+            "map_outside_one" if outside == 1 else "map_outside", lang, n=fmt_int(outside, lang), aside=clause
+        )
+    return text
 
 
 def map_axis_title(

@@ -2,7 +2,11 @@
 
 Features are rows and segments columns: a row reads as one fact across the segments ("late rate:
 6.2 % overall, 17.9 % ▲ in this segment"), and up to eight segments and the two set-aside groups fit
-1280 px without sideways scrolling, where eleven feature columns would not.
+1280 px without sideways scrolling, where eleven feature columns would not. Past
+``SENTENCES_IN_TABLE_UP_TO`` groups the columns are too narrow for a sentence (a dozen lines each):
+the sentences go in a list under the table, and long words of the names get soft hyphens (Pyphen's
+dictionaries; Chromium on Linux has none for ``hyphens: auto``), so that "internationaux" breaks
+as "interna-tionaux", not "internatio/naux".
 
 Which statistic is the typical value follows ``workflow.naming``'s descriptions: the median for
 counts, days, money and weights (a few very large accounts drag a mean far from every real customer),
@@ -16,6 +20,7 @@ when the customers shown are those it was computed on; otherwise they are comput
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from html import escape
@@ -25,6 +30,7 @@ import pandas as pd
 import panel as pn
 import panel_material_ui as pmui
 import param
+import pyphen
 
 from dashboard.analysis import segment_means
 from dashboard.i18n import MINUS, currency_symbol, feature_label, fmt_float, fmt_int, fmt_money, fmt_pct, t
@@ -41,6 +47,13 @@ _PROFILES: dict[int, tuple[weakref.ref, Profile]] = {}
 
 MEDIAN = "median"
 MEAN = "mean"
+#: Most groups (segments and set-aside groups) whose sentences fit a row of the table (~120 px each).
+SENTENCES_IN_TABLE_UP_TO = 6
+#: Words at least this long get soft hyphens in a crowded table.
+HYPHENATE_FROM = 8
+#: Pyphen's dictionary for each interface language.
+_HYPHENATION = {"en": "en_GB", "fr": "fr"}
+
 #: Typical values shown with one decimal (a median of counts can fall between two customers).
 ONE_DECIMAL = frozenset({"frequency", "avg_weight_kg"})
 
@@ -240,6 +253,9 @@ def profile_html(
     k = model.k
     # A set-aside group nobody falls in (the rule was fitted on other data) has nothing to show.
     groups = [label for label in range(model.n_labels) if label < k or profile.sizes[label] > 0]
+    crowded = len(groups) > SENTENCES_IN_TABLE_UP_TO
+    if crowded:
+        names = {label: hyphenated(name, lang) for label, name in names.items()}
     total = int(profile.sizes.sum())
     marks = profile.marks()
     currency = str(unit["currency"])
@@ -261,15 +277,19 @@ def profile_html(
         f'<span class="size">{fmt_int(total, lang)}</span></th>' + "".join(header(label) for label in groups)
     )
     sentence_key = "profile_sentence_training" if other_data else "profile_sentence"
-    sentence = (
-        f'<tr class="sentence"><th scope="row" class="feature">{t(sentence_key, lang)}</th>'
-        '<td class="overall"></td>'
-        + "".join(
-            f'<td class="{_group_class(label, k, groups)}">{escape(descriptions.get(label, ""))}</td>'
-            for label in groups
+    if crowded:
+        sentence, sentences = "", _sentence_list(groups, names, descriptions, t(sentence_key, lang))
+    else:
+        sentences = ""
+        sentence = (
+            f'<tr class="sentence"><th scope="row" class="feature">{t(sentence_key, lang)}</th>'
+            '<td class="overall"></td>'
+            + "".join(
+                f'<td class="{_group_class(label, k, groups)}">{escape(descriptions.get(label, ""))}</td>'
+                for label in groups
+            )
+            + "</tr>"
         )
-        + "</tr>"
-    )
     rows = []
     typical = profile.typical
     for feature in typical.index:
@@ -296,9 +316,36 @@ def profile_html(
     return (
         f'<div class="profile" lang="{lang}"><h3>{t("profile_title", lang)}</h3>'
         f'<p class="subtitle">{t("profile_subtitle", lang)}</p>'
-        f'<table class="profile-table">{colgroup}<thead>{head}</tr></thead>'
-        f"<tbody>{sentence}{''.join(rows)}</tbody></table>{notes}</div>"
+        f'<table class="profile-table{" crowded" if crowded else ""}">{colgroup}<thead>{head}</tr></thead>'
+        f"<tbody>{sentence}{''.join(rows)}</tbody></table>{notes}{sentences}</div>"
     )
+
+
+def hyphenated(text: str, lang: str) -> str:
+    """``text`` with soft hyphens (U+00AD) where its long words may break: "inter\u00adna\u00adtio\u00adnaux".
+
+    A soft hyphen is invisible unless the line breaks there, where it shows as "-". Words shorter
+    than ``HYPHENATE_FROM`` letters are left whole.
+    """
+    dictionary = _dictionary(_HYPHENATION.get(lang, "en_GB"))
+    return " ".join(
+        dictionary.inserted(word, hyphen="\u00ad") if len(word) >= HYPHENATE_FROM else word for word in text.split(" ")
+    )
+
+
+@functools.cache
+def _dictionary(language: str) -> pyphen.Pyphen:
+    return pyphen.Pyphen(lang=language)
+
+
+def _sentence_list(groups: list[int], names: dict[int, str], descriptions: dict[int, str], title: str) -> str:
+    """The groups' sentences as a list in two columns, each after its colour and name."""
+    items = "".join(
+        f'<div class="item"><dt><span class="swatch" style="background:{segment_colour(label)}"></span>'
+        f"{escape(names.get(label, str(label)))}</dt><dd>{escape(descriptions.get(label, ''))}</dd></div>"
+        for label in groups
+    )
+    return f'<h4 class="sentences-title">{title}</h4><dl class="sentences">{items}</dl>'
 
 
 def _group_class(label: int, k: int, groups: list[int]) -> str:
@@ -357,4 +404,16 @@ _CSS = """
 .profile-table td.low .arrow { color: #0b57d0; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .profile .help { font-size: 11.5px; color: #555; line-height: 1.35; margin: 6px 0 0 0; }
+/* Many groups: smaller names, broken at their soft hyphens rather than anywhere. */
+.profile-table.crowded thead th .name { font-size: 11.5px; }
+/* ... and values that keep their arrow on their line ("−64,68 £ ▼"), in a little less padding. */
+.profile-table.crowded tbody td { padding: 4px 3px; font-size: 12px; white-space: nowrap; }
+.profile .sentences-title { font-size: 13px; font-weight: 500; margin: 10px 0 4px 0; }
+.profile .sentences { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 20px; margin: 0; font-size: 12px;
+  line-height: 1.35; }
+.profile .sentences dt { display: inline; font-weight: 600; }
+.profile .sentences dt::after { content: " — "; font-weight: 400; }
+.profile .sentences dd { display: inline; margin: 0; color: #444; }
+.profile .sentences .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
+  margin-right: 5px; }
 """

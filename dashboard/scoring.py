@@ -87,26 +87,40 @@ class Scored:
     dataset: hv.Dataset
     n_clusters: int
     components: np.ndarray | None = None
+    #: Labels below this are K-means segments, the others set-aside groups (None: all segments).
+    k: int | None = None
     _histograms: dict[str, HistogramBins] = field(default_factory=dict, repr=False)
     _ranges: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def projection_ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """The projection's opening view: the 0.1–99.9th percentile of each axis, padded by 5 %."""
+        """The projection's opening view: the 0.1–99.9th percentile of each axis over the segments'
+        customers (the set-aside groups may lie beyond), padded by 5 %."""
         with self._lock:
             if "projection" not in self._ranges:
+                shown = self.coords if self.k is None else self.coords[self.labels < self.k]
+                if len(shown) == 0:
+                    shown = self.coords
                 self._ranges["projection"] = tuple(
-                    _padded(np.quantile(self.coords[:, axis], PROJECTION_QUANTILES)) for axis in (0, 1)
+                    _padded(np.quantile(shown[:, axis], PROJECTION_QUANTILES)) for axis in (0, 1)
                 )
             return self._ranges["projection"]
+
+    def outside_opening_view(self) -> tuple[int, int]:
+        """How many customers the opening view leaves out, and how many of them are set aside."""
+        (x0, x1), (y0, y1) = self.projection_ranges()
+        x, y = self.coords[:, 0], self.coords[:, 1]
+        outside = (x < x0) | (x > x1) | (y < y0) | (y > y1)
+        aside = 0 if self.k is None else int(np.count_nonzero(outside & (self.labels >= self.k)))
+        return int(np.count_nonzero(outside)), aside
 
     def near(self, x: float, y: float, dx: float, dy: float) -> np.ndarray:
         """Rows of the customers within ``dx`` of ``x`` and ``dy`` of ``y`` on the map, in row order.
 
         The map's hover asks at each pixel the mouse crosses: a mask over every customer would cost
         ~5 ms per pixel at 1M customers. The customers sorted along the first axis (sorted on the
-        first hover, ~0.2 s at 1M; 8 bytes per customer, shared by the sessions) narrow the search to
-        a strip: ~2 ms per pixel in the densest part of the map at 1M.
+        first call, by ``warm_up`` in a server, ~0.2 s at 1M; 8 bytes per customer, shared by the
+        sessions) narrow the search to a strip: ~2 ms per pixel in the densest part of the map at 1M.
         """
         with self._lock:
             if "by_x" not in self._ranges:
@@ -151,12 +165,15 @@ def score_customers(model: SegmentModel, features: pd.DataFrame) -> Scored:
             return _scored_cache[key][2]
         labels = assign_segments(model.pipeline, features, model.set_aside)
         scaled = scaled_space(model.pipeline, features).astype(np.float32)
-        coords, explained, components = analysis.pca_axes(scaled)
+        in_segments = labels < model.k
+        # Axes of the segments' customers (the set-aside groups are projected, not fitted on).
+        fit_rows = in_segments if in_segments.sum() >= 2 else None
+        coords, explained, components = analysis.pca_axes(scaled, fit_rows=fit_rows)
         frame = customers_frame(features, labels, coords, model.features)
         # The ids stay out of the dataset: expressions never use them, and HoloViews copies what
         # it holds when it selects.
         dataset = hv.Dataset(frame.drop(columns=["customer_id"]))
-        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.n_labels, components)
+        scored = Scored(labels, scaled, coords, explained, frame, dataset, model.n_labels, components, model.k)
         _scored_cache[key] = (model.pipeline, features, scored)
         while len(_scored_cache) > SCORED_CACHE_SIZE:
             _scored_cache.popitem(last=False)

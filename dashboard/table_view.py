@@ -13,7 +13,7 @@ from bokeh.models import (
 )
 
 from dashboard.export import export_filename
-from dashboard.i18n import TEXT, currency_symbol, feature_label, fmt_int, t
+from dashboard.i18n import MINUS, TEXT, currency_symbol, feature_label, fmt_int, t
 from dashboard.panel_fixes import LiveHTML, PagedTabulator, relabel_choices
 from dashboard.profile_view import scaled_z_scores
 from dashboard.store import DataStore
@@ -272,25 +272,32 @@ def column_title(feature: str, lang: str, *, currency: str = "EUR", orders: bool
 
 
 def table_formatters(features: list[str], lang: str) -> dict[str, object]:
-    """Number formats of the table's feature columns: ``1,234.50`` / ``12.5%`` in English, ``1 234,50`` /
-    ``12,5 %`` in French.
+    """Number formats of the table's feature columns: ``1,234.50`` / ``−64.68`` / ``12.5%`` in English,
+    ``1 234,50`` / ``−64,68`` / ``12,5 %`` in French.
 
-    Bokeh's ``NumberFormatter(language="fr")`` still writes a decimal point inside Panel's Tabulator:
-    French numbers use Tabulator's own ``money`` formatter (any separators) and, for shares, a template.
+    Numbers use Tabulator's own ``money`` formatter: Bokeh's ``NumberFormatter(language="fr")`` still
+    writes a decimal point inside Panel's Tabulator, and neither writes a true minus (refunds), as the
+    rest of the page does. Shares are never negative: a template in French, Bokeh's format in English.
     """
     formatters: dict[str, object] = {}
+    decimal, thousand = (",", "\u202f") if lang == "fr" else (".", ",")
     for feature in features:
         decimals = 2 if feature in {"monetary", "avg_amount", "avg_weight_kg"} else 0
-        if lang != "fr":
-            pattern = "0.0%" if feature in SHARE_FEATURES else ("0,0.00" if decimals else "0,0")
-            formatters[feature] = NumberFormatter(format=pattern)  # aligned by the table's text_align
+        if feature in SHARE_FEATURES and lang != "fr":
+            formatters[feature] = NumberFormatter(format="0.0%")  # aligned by the table's text_align
         elif feature in SHARE_FEATURES:
             # The value is a number (never text from the data): the template cannot inject markup.
             formatters[feature] = HTMLTemplateFormatter(
                 template="<%= value == null ? '' : (100 * value).toFixed(1).replace('.', ',') + '\u202f%' %>"
             )
         else:
-            formatters[feature] = {"type": "money", "decimal": ",", "thousand": "\u202f", "precision": decimals}
+            formatters[feature] = {
+                "type": "money",
+                "decimal": decimal,
+                "thousand": thousand,
+                "precision": decimals,
+                "negativeSign": MINUS,
+            }
     return formatters
 
 

@@ -6,7 +6,8 @@ tests do. Train and promote first, for instance on the real data set (see the RE
 
     .venv/bin/python docs/make_screenshots.py --out docs/screenshots --prefix real
 
-Writes ``<prefix>-<tab>-<lang>.png`` for the tabs Explore, Compare versions and Drift.
+Writes ``<prefix>-<tab>-<lang>.png`` for the tabs Explore, Compare versions and Drift, and
+``<prefix>-explore-full-<lang>.png``: the whole Explore tab, scrolled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 TABS = {"explore": 0, "compare": 1, "drift": 2}
 LOCALES = {"en": "en-GB", "fr": "fr-FR"}
+#: Window height for the whole Explore tab.
+FULL_HEIGHT = 3000
 
 
 def _free_port() -> int:
@@ -75,6 +78,16 @@ def main() -> None:
                     path = args.out / f"{args.prefix}-{tab}-{lang}.png"
                     page.screenshot(path=str(path))
                     print(path)
+                    if tab == "explore":
+                        # The whole tab (profiles, map, distributions, table), still 1280 px wide: the
+                        # page scrolls inside its main area, so a tall window rather than full_page.
+                        page.set_viewport_size({"width": 1280, "height": FULL_HEIGHT})
+                        page.wait_for_timeout(args.settle * 1000)
+                        path = args.out / f"{args.prefix}-{tab}-full-{lang}.png"
+                        page.screenshot(path=str(path))
+                        print(path)
+                        page.set_viewport_size({"width": 1280, "height": 800})
+                        page.wait_for_timeout(args.settle * 1000)
                 context.close()
             browser.close()
     finally:

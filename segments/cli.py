@@ -294,6 +294,16 @@ def _print_trained(training) -> None:
         f"registered [bold]{training.settings.model_name}[/] version [bold]{result.version}[/] (k={result.k}) as alias "
         f"[bold]candidate[/]; next: [cyan]segments promote {result.version}[/]"
     )
+    from workflow.tracking import Gates, metric_gate_failures
+
+    metrics = sweep.table().loc[result.k]
+    failures = metric_gate_failures(float(metrics["silhouette"]), float(metrics["stability_ari"]), Gates())
+    if failures:
+        # Said now rather than at the promotion: whoever trains decides whether to re-train or to force.
+        console.print(
+            f"[yellow]note:[/] the default promotion gates will refuse it ({'; '.join(f.message for f in failures)}): "
+            "review it in the MLflow UI, then promote with --force --reason TEXT, or change the data or --k"
+        )
 
 
 def _currency(code: str | None, home_country: str) -> str | None:

@@ -37,6 +37,33 @@ def mlflow_store(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def _live_bokeh_document() -> None:
+    """Give Bokeh's ``curdoc()`` back a live document when an in-process server's session took it.
+
+    Browser tests serve the dashboard in this process (``serve(threaded=True)``). Panel 1.9's
+    ``run_app`` can leave a session's document as Bokeh's process-wide document (when ``curdoc()``
+    raised as it started) or on Bokeh's stack of patched documents (``patch_curdoc`` pops it only when
+    the session's code does not raise). Once that session ends its document is destroyed, and a later
+    ``hv.render`` in a unit test fails with "'Document' object has no attribute '_theme'". A served
+    dashboard never renders outside a session: only a server sharing the test process sees this.
+    """
+    import sys
+
+    if "bokeh.io.doc" not in sys.modules:
+        return
+    from bokeh.document import Document
+    from bokeh.io import doc as bokeh_doc
+    from bokeh.io.state import curstate
+
+    def live(document: object) -> bool:
+        return document is not None and hasattr(document, "_roots")  # Document.destroy deletes it
+
+    bokeh_doc._PATCHED_CURDOCS[:] = [ref for ref in bokeh_doc._PATCHED_CURDOCS if live(ref())]
+    if not live(curstate().document):
+        curstate().document = Document()
+
+
+@pytest.fixture(autouse=True)
 def _end_stray_runs() -> Iterator[None]:
     """A failing test must not leave an active run that leaks into the next one."""
     yield

@@ -39,6 +39,7 @@ def test_train_promote_score_models_rollback(cli, mlflow_store: str, small_shipm
     promoted = cli("promote", "1", "--reason", "first")
     assert promoted.code == 0, promoted.err
     assert "'production' → version 1" in promoted.out
+    assert "gates will refuse" not in trained.out  # and they did not
 
     listed = cli("models")
     assert listed.code == 0, listed.err
@@ -63,8 +64,14 @@ def test_train_promote_score_models_rollback(cli, mlflow_store: str, small_shipm
     # Shipment columns in the data: the French names speak of expéditeurs, except the set-aside groups.
     assert read_frame(french)["segment_name"].str.contains("xpéditeurs|Comptes", regex=True).all()
 
-    assert cli("train", "--data", small_shipments, "--k", "3", "--n-init", "2").code == 0
-    assert cli("promote", "2", "--reason", "k=3 for the pilot", "--force").code == 0
+    second = cli("train", "--data", small_shipments, "--k", "3", "--n-init", "2")
+    assert second.code == 0, second.err
+    assert "k=3: the only k asked for; silhouette " in second.out
+    # train says whether the default gates will take the version, as promote then finds.
+    unforced = cli("promote", "2", "--reason", "k=3 for the pilot")
+    assert ("gates will refuse" in second.out) == (unforced.code != 0), (second.out, unforced.err)
+    if unforced.code != 0:
+        assert cli("promote", "2", "--reason", "k=3 for the pilot", "--force").code == 0
     rolled = cli("rollback")
     assert rolled.code == 0, rolled.err
     assert "rolled back to version 1" in rolled.out

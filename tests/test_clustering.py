@@ -213,6 +213,23 @@ def test_recommendation_follows_the_users_k_outside_3_to_8() -> None:
     assert "among the k asked for" in recommendation.reason
 
 
+def test_one_k_asked_for_is_not_called_the_best_of_a_range() -> None:
+    # --k 8 on the real retail log once read "best silhouette among the k from 3 to 8 ... (no k was stable) (8)".
+    table = table_of({8: (0.2498, 0.733, 0.067)})
+    text = "105 net refunders set aside before K-means (2.4% of customers)"
+    recommendation = recommend_k(table, set_aside=text)
+    assert recommendation.k == 8
+    assert recommendation.reason == (
+        "k=8: the only k asked for; silhouette 0.250; stability ARI 0.73, smallest segment 6.7%; " + text + "."
+    )
+    from dashboard.i18n import recommendation_text
+
+    assert recommendation_text(recommendation.reason, "fr") == (
+        "k=8\u00a0: le seul k demandé\u00a0; silhouette 0,250\u00a0; stabilité ARI 0,73, plus petit segment"
+        " 6,7\u202f%\u00a0; 105 comptes en solde négatif mis à part avant K-means (2,4\u202f% des clients)."
+    )
+
+
 def test_recommendation_sentence_names_what_was_set_aside() -> None:
     table = table_of({3: (0.4, 0.95, 0.3)})
     text = "105 net refunders set aside before K-means (2.4% of customers)"

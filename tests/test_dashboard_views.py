@@ -385,10 +385,18 @@ def test_model_card_in_french_has_no_english_sentence(registry: FakeRegistry) ->
 
 def test_table_numbers_in_french_use_a_decimal_comma() -> None:
     formatters = table_view.table_formatters(["monetary", "frequency", "late_rate"], "fr")
-    assert formatters["monetary"] == {"type": "money", "decimal": ",", "thousand": "\u202f", "precision": 2}
+    assert formatters["monetary"] == {
+        "type": "money",
+        "decimal": ",",
+        "thousand": "\u202f",
+        "precision": 2,
+        "negativeSign": "\u2212",  # refunds: −64,68, as the profiles and cards write them
+    }
     assert formatters["frequency"]["precision"] == 0
     assert "replace('.', ',')" in formatters["late_rate"].template
-    assert table_view.table_formatters(["monetary"], "en")["monetary"].format == "0,0.00"
+    english = table_view.table_formatters(["monetary", "late_rate"], "en")
+    assert english["monetary"] == {**formatters["monetary"], "decimal": ".", "thousand": ","}
+    assert english["late_rate"].format == "0.0%"
     assert table_view.tabulator_language("fr")["langs"]["fr"]["pagination"]["next"] == "Suiv."
 
 

@@ -232,10 +232,10 @@ def test_set_aside_groups_are_named_by_their_rule_and_described_in_real_units() 
     assert out.loc[5, "name"] == "Exceptional accounts"
     assert out.loc[5, "name_fr"] == "Comptes hors norme"
     assert out.loc[4, "description"] == (
-        "Net revenue -£230 on average: refunds exceed purchases; 3 orders in the year, last 120 days ago."
+        "Net revenue \u2212£230 on average: refunds exceed purchases; 3 orders in the year, last 120 days ago."
     )
     assert out.loc[4, "description_fr"] == (
-        f"Chiffre d'affaires net de -230{NBSP}£ en moyenne{NBSP}: les remboursements dépassent les achats{NNBSP}; "
+        f"Chiffre d'affaires net de \u2212230{NBSP}£ en moyenne{NBSP}: les remboursements dépassent les achats{NNBSP}; "
         "3 commandes sur l'année, la dernière il y a 120 jours."
     )
     # The two features furthest beyond the typical customer (ratios of medians: 203× and 73×).

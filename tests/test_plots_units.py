@@ -4,6 +4,7 @@ axis titles, tooltip and toolbar (no browser, no MLflow; the browser side is tes
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import holoviews as hv
 import numpy as np
@@ -22,7 +23,8 @@ from bokeh.models import (
 )
 
 from dashboard import analysis, linked_views
-from dashboard.scoring import HistogramBins
+from dashboard.app import warm_up
+from dashboard.scoring import HistogramBins, Scored
 from dashboard.store import DataStore
 from dashboard.testing import FakeRegistry, fit_model
 from workflow.features import build_features
@@ -323,6 +325,19 @@ def test_hover_asks_the_shared_index_of_the_map(registry: FakeRegistry, refunds:
     assert hover.title == hover.text == ""  # nobody there: no tooltip
 
 
+def test_warm_up_sorts_the_hover_index_before_the_first_visitor(refunds: pd.DataFrame) -> None:
+    # A registry of its own: the scored customers are cached per model, and another test's hover
+    # would already have sorted the index of the module's model.
+    registry = FakeRegistry()
+    registry.add(fit_model(refunds, 3, data_path="refunds"), aliases=["production"])
+    warm_up(loader=registry.load, lister=registry.list, features_loader=lambda *_: refunds)
+    scored = make_store(registry, refunds).scored
+    assert "by_x" in scored._ranges
+    order, xs = scored._ranges["by_x"]
+    assert np.all(np.diff(xs) >= 0)
+    assert sorted(order.tolist()) == list(range(len(refunds)))
+
+
 def test_the_map_has_the_analyst_tools_plain_axes_and_french_numbers(
     registry: FakeRegistry, refunds: pd.DataFrame
 ) -> None:
@@ -359,6 +374,46 @@ def test_the_heatmap_colour_bar_and_hover_follow_the_language(registry: FakeRegi
     assert ("score z", "@z{custom}") in hover.tooltips
     assert hover.formatters["@z"].args == {"group": NNBSP, "point": ","}
     assert figure.toolbar_location is None  # no toolbar, hence no logo
+
+
+def test_the_map_axes_are_fitted_on_the_segments_and_the_view_opens_on_them() -> None:
+    rng = np.random.default_rng(1)
+    # 950 customers spread along feature 0; 50 set aside far out along feature 1 (net refunders'
+    # negative prices on the real retail log).
+    bulk = rng.normal(size=(950, 2)) * [2.0, 0.3]
+    far = np.column_stack([rng.normal(size=50) * 0.3, rng.normal(size=50) * 0.3 - 40.0])
+    scaled = np.vstack([bulk, far]).astype(np.float32)
+    labels = np.r_[(bulk[:, 0] > 0).astype(int), np.full(50, 2)]
+    everyone = analysis.pca_axes(scaled)[2]
+    assert abs(everyone[0, 1]) > 0.99  # fitted on all, axis 1 points at the 50
+    coords, _, components = analysis.pca_axes(scaled, fit_rows=labels < 2)
+    assert abs(components[0, 0]) > 0.99  # fitted on the segments, axis 1 is theirs
+    assert coords.shape == (1000, 2)  # every customer is projected
+    frame = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1]})
+    scored = Scored(labels, scaled, coords, np.array([0.9, 0.1]), frame, hv.Dataset(frame), 3, components, k=2)
+    (x0, x1), (y0, y1) = scored.projection_ranges()
+    inside = (coords[:, 0] >= x0) & (coords[:, 0] <= x1) & (coords[:, 1] >= y0) & (coords[:, 1] <= y1)
+    assert not inside[950:].any()  # the set-aside customers lie beyond the opening view...
+    assert inside[:950].mean() > 0.99  # ...which holds nearly all the segments' customers
+    outside = int((~inside).sum())
+    assert scored.outside_opening_view() == (outside, 50)
+    store = SimpleNamespace(scored=scored)
+    assert linked_views.map_help(store, "en").endswith(
+        f"{outside} customers lie beyond this view (50 of them set aside): zoom out to see them."
+    )
+    assert f"{outside}\u00a0clients sont hors de cette vue (dont 50 mis à part)" in linked_views.map_help(store, "fr")
+    # A view holding everyone: the caption says nothing of it; everyone but the rightmost customer
+    # (one of the segments', far right of the spread): one customer, not set aside.
+    xs, ys = coords[:, 0].astype(float), coords[:, 1].astype(float)
+    scored._ranges["projection"] = ((xs.min(), xs.max()), (ys.min(), ys.max()))
+    assert scored.outside_opening_view() == (0, 0)
+    assert "beyond this view" not in linked_views.map_help(store, "en")
+    scored._ranges["projection"] = ((xs.min(), np.sort(xs)[-2]), (ys.min(), ys.max()))
+    assert scored.outside_opening_view() == (1, 0)
+    assert linked_views.map_help(store, "en").endswith(" 1 customer lies beyond this view: zoom out to see it.")
+    assert linked_views.map_help(store, "fr").endswith(
+        f" 1\u00a0client est hors de cette vue{NNBSP}: dézoomez pour le voir."
+    )
 
 
 def test_pca_axes_are_what_the_coordinates_are_made_of() -> None:

@@ -201,6 +201,55 @@ def test_profile_table_escapes_names_and_lists_set_aside_groups_after(tiny_regis
     assert "aside" not in html
 
 
+class _EightSegmentModel:
+    """Eight K-means segments and two set-aside groups: the most the recommendation makes."""
+
+    k = 8
+    n_labels = 10
+
+    def names(self, lang: str) -> dict[int, str]:
+        word = "Clients internationaux" if lang == "fr" else "International customers"
+        return {label: f"{word} {label}" for label in range(10)}
+
+    def descriptions(self, lang: str) -> dict[int, str]:
+        return {label: f"Sentence <{label}>" for label in range(10)}
+
+
+def test_a_crowded_table_lists_its_sentences_below_and_hyphenates_long_words(tiny_registry: FakeRegistry) -> None:
+    one = profile_view.SegmentProfiles(tiny_store(tiny_registry)).profile()
+    wide = {
+        name: pd.concat([frame[0]] * 10, axis=1, keys=range(10))
+        for name, frame in (("typical", one.typical), ("z", one.z))
+    }
+    crowded = profile_view.Profile(
+        typical=wide["typical"], overall=one.overall, z=wide["z"], statistic=one.statistic, sizes=np.arange(1, 11)
+    )
+    unit = {"currency": "GBP", "orders": True}
+    french_name = "Clients in\u00adter\u00adna\u00adtio\u00adnaux"  # "Clients": under eight letters, whole
+    english_name = "In\u00adter\u00adna\u00adtion\u00adal cus\u00adtom\u00aders"
+    for lang, name in (("fr", french_name), ("en", english_name)):
+        html = profile_view.profile_html(crowded, _EightSegmentModel(), lang, unit)
+        assert 'class="profile-table crowded"' in html
+        assert 'class="sentence"' not in html  # no row of ten narrow sentences
+        sentences = html[html.index('<dl class="sentences">') :]
+        assert [sentences.count(f"Sentence &lt;{label}&gt;") for label in range(10)] == [1] * 10
+        assert html.count(name) == 20  # each name, in its header and before its sentence
+    # Up to six groups the sentences stay a row of the table and the names are not touched.
+    html = profile_view.profile_html(one, _OneSegmentModel(), "en", unit)
+    assert 'class="sentence"' in html
+    assert "sentences" not in html
+    assert "\u00ad" not in html
+
+
+def test_hyphenation_only_marks_places_a_line_may_break() -> None:
+    for lang in ("en", "fr"):
+        for text in ("Remboursements exceptionnels", "Lapsed occasional customers", "Net refunders"):
+            marked = profile_view.hyphenated(text, lang)
+            assert marked.replace("\u00ad", "") == text
+    assert profile_view.hyphenated("Net refunders", "en") == "Net re\u00adfun\u00adders"
+    assert profile_view.hyphenated("Comptes", "fr") == "Comptes"  # under eight letters
+
+
 def test_money_has_a_true_minus_and_cents_below_100() -> None:
     assert profile_view.fmt_signed_money(-1044.4, "en", "GBP") == "\u2212£1,044"
     assert profile_view.fmt_signed_money(-64.68, "fr", "GBP", cents=True) == f"\u221264,68{NNBSP}£"

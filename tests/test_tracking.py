@@ -386,6 +386,32 @@ def test_force_overrides_a_metric_gate_but_never_the_data_contract(logged_copy: 
     assert str(aliases["production"]) == "1"
 
 
+@pytest.mark.parametrize(
+    ("value", "threshold", "message"),
+    [
+        (0.212, 0.25, "silhouette 0.212 < 0.250"),
+        (0.24996, 0.25, "silhouette 0.24996 < 0.25000"),  # three decimals would read "0.250 < 0.250"
+        (0.2499, 0.25, "silhouette 0.2499 < 0.2500"),
+        (-0.05, 0.0, "silhouette -0.050 < 0.000"),
+        (float("nan"), 0.25, "silhouette not recorded on the version (gate: 0.250)"),
+    ],
+)
+def test_a_gate_message_shows_the_digits_that_tell_value_and_threshold_apart(
+    value: float, threshold: float, message: str
+) -> None:
+    assert tracking.below_threshold("silhouette", value, threshold) == message
+
+
+def test_a_version_just_below_the_gate_is_refused_with_distinct_numbers(logged_copy: Logged) -> None:
+    version = MlflowClient(logged_copy.uri).get_model_version("customer-segments", "1")
+    silhouette = float(version.tags["silhouette"])
+    # A threshold a hair above the recorded value: the two read the same to three decimals.
+    failures = tracking.check_gates(version, tracking.Gates(min_silhouette=silhouette + 1e-6, min_stability=-1))
+    (failure,) = failures
+    shown = failure.message.removeprefix("silhouette ").split(" < ")
+    assert float(shown[0]) < float(shown[1]), failure.message
+
+
 def test_the_training_customers_are_logged_with_the_sweep_and_load_by_run(logged: Logged, trained: Trained) -> None:
     result = logged.result
     client = MlflowClient(logged.uri)

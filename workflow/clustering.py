@@ -418,6 +418,8 @@ def recommend_k(
     set_aside : str
         What was set aside before K-means (``describe_set_aside``), appended to the sentence.
     """
+    if len(table) == 1:  # --k N: nothing to choose, and no range or rule to claim
+        return _only_k(table, set_aside)
     low, high = usable_k
     in_range = pd.Series((table.index >= low) & (table.index <= high), index=table.index)
     range_text = f"k from {low} to {high}"
@@ -450,6 +452,18 @@ def recommend_k(
     raise AssertionError("unreachable: the last step admits every k in range")
 
 
+def _only_k(table: pd.DataFrame, set_aside: str) -> Recommendation:
+    k = int(table.index[0])
+    row = table.loc[k]
+    reason = f"k={k}: the only k asked for; silhouette {row['silhouette']:.3f}" + _quality(row, set_aside)
+    return Recommendation(k=k, reason=reason + ".")
+
+
+def _quality(row: pd.Series, set_aside: str) -> str:
+    text = f"; stability ARI {row['stability_ari']:.2f}, smallest segment {row['min_cluster_share']:.1%}"
+    return f"{text}; {set_aside}" if set_aside else text
+
+
 def _pick(table: pd.DataFrame, eligible: pd.Series, rule: str, tie: float, set_aside: str) -> Recommendation:
     silhouettes = table.loc[eligible, "silhouette"]
     best_k = int(silhouettes.idxmax())
@@ -464,10 +478,7 @@ def _pick(table: pd.DataFrame, eligible: pd.Series, rule: str, tie: float, set_a
             f"k={k}: silhouette {row['silhouette']:.3f}, within {tie:.2f} of the best (k={best_k},"
             f" {silhouettes[best_k]:.3f}) among the {rule} ({admitted}), and more segments to act on"
         )
-    reason += f"; stability ARI {row['stability_ari']:.2f}, smallest segment {row['min_cluster_share']:.1%}"
-    if set_aside:
-        reason += f"; {set_aside}"
-    return Recommendation(k=k, reason=reason + ".")
+    return Recommendation(k=k, reason=reason + _quality(row, set_aside) + ".")
 
 
 def describe_set_aside(sweep: Sweep) -> str:

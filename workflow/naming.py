@@ -901,7 +901,7 @@ def _money(value: float, lang: str, currency: str | None) -> str:
     # Cents matter on small amounts only ("€31.50 per shipment"), and not when there are none ("£90").
     whole = abs(value) >= WHOLE_MONEY_FROM or _round_half_up(value, 2).is_integer()
     if currency is None:
-        return format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=lang)
+        return _true_minus(format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=lang))
     if whole:
         pattern = _locale(lang).currency_formats["standard"].pattern
         text = format_currency(
@@ -911,7 +911,15 @@ def _money(value: float, lang: str, currency: str | None) -> str:
         text = format_currency(value, currency, locale=lang)
     if lang == "fr" and currency in _FRENCH_SYMBOLS:
         text = text.replace(*_FRENCH_SYMBOLS[currency])
-    return text
+    return _true_minus(text)
+
+
+#: U+2212: Babel writes a hyphen, shorter than a plus and read as a dash; the dashboard writes this too.
+MINUS = "\u2212"
+
+
+def _true_minus(text: str) -> str:
+    return MINUS + text[1:] if text.startswith("-") else text
 
 
 def _without_cents(pattern: str) -> str:

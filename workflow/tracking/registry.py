@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,13 +151,9 @@ def check_gates(version: Any, gates: Gates) -> list[GateFailure]:
     the data contract, and the model's artifacts are present, skops-serialised with our trusted
     types, and load (never overridable).
     """
-    failures = []
-    silhouette = float(version.tags.get("silhouette", "nan"))
-    stability = float(version.tags.get("stability_ari", "nan"))
-    if not silhouette >= gates.min_silhouette:
-        failures.append(_failure("silhouette", f"silhouette {silhouette:.3f} < {gates.min_silhouette:.3f}"))
-    if not stability >= gates.min_stability:
-        failures.append(_failure("stability", f"stability ARI {stability:.3f} < {gates.min_stability:.3f}"))
+    failures = metric_gate_failures(
+        float(version.tags.get("silhouette", "nan")), float(version.tags.get("stability_ari", "nan")), gates
+    )
     features = [name for name in version.tags.get("features", "").split(",") if name]
     unknown = [name for name in features if name not in ALL_FEATURES]
     if not features or unknown:
@@ -166,6 +163,42 @@ def check_gates(version: Any, gates: Gates) -> list[GateFailure]:
     except SegmentsError as error:
         failures.append(_failure("artifacts", str(error)))
     return failures
+
+
+def metric_gate_failures(silhouette: float, stability: float, gates: Gates) -> list[GateFailure]:
+    """The metric gates (overridable) that a silhouette and a stability ARI fail; NaN fails.
+
+    ``train`` asks this of the version it has just registered, to say whether ``promote`` will take it.
+    """
+    failures = []
+    if not silhouette >= gates.min_silhouette:
+        failures.append(_failure("silhouette", below_threshold("silhouette", silhouette, gates.min_silhouette)))
+    if not stability >= gates.min_stability:
+        failures.append(_failure("stability", below_threshold("stability ARI", stability, gates.min_stability)))
+    return failures
+
+
+def below_threshold(metric: str, value: float, threshold: float) -> str:
+    """ "silhouette 0.212 < 0.250": with the digits that tell the two apart, never "0.250 < 0.250".
+
+    Parameters
+    ----------
+    metric : str
+        The metric's name as people read it.
+    value, threshold : float
+        The version's value (NaN when the version does not record it) and the gate's threshold.
+
+    Returns
+    -------
+    str
+        Three decimals, more when three would show two equal numbers (0.24996 < 0.25000).
+    """
+    if math.isnan(value):
+        return f"{metric} not recorded on the version (gate: {threshold:.3f})"
+    digits = 3
+    while f"{value:.{digits}f}" == f"{threshold:.{digits}f}" and digits < 17:
+        digits += 1
+    return f"{metric} {value:.{digits}f} < {threshold:.{digits}f}"
 
 
 def _failure(gate: str, message: str) -> GateFailure:
