@@ -482,12 +482,18 @@ def share_change(reference_labels: np.ndarray, current_labels: np.ndarray, n_clu
 # --- compare versions: equivalent segments ------------------------------------------------------------
 
 
+#: Share of either segment's customers that two segments of one name must share to be paired first.
+SAME_NAME_MIN_SHARE = 0.25
+
+
 def match_segments(
     counts: np.ndarray,
     n_kmeans_a: int,
     n_kmeans_b: int,
     groups_a: Sequence[str] = (),
     groups_b: Sequence[str] = (),
+    names_a: Sequence[str] | None = None,
+    names_b: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Row and column orders of a migration matrix that put equivalent segments on its diagonal.
 
@@ -498,6 +504,13 @@ def match_segments(
     equivalent and stays unmatched. The set-aside groups (labels ``n_kmeans + i`` for ``groups[i]``)
     are equivalent by kind: A's net refunders are B's net refunders, whatever their counts.
 
+    With the segments' names, two segments of one name that share at least ``SAME_NAME_MIN_SHARE``
+    of either's customers are paired first (then the most customers): an analyst reads a segment
+    by its name, and "41 % of Active customers go to Active customers, a segment without an
+    equivalent" contradicts itself. (On the real retail log, v1's "Active frequent high-value
+    customers" shares more customers with v2's "Repeat customers", its larger part, than with v2's
+    segment of the same name, 630 customers, 90 % of that segment.)
+
     Parameters
     ----------
     counts : ndarray of shape (n_a, n_b)
@@ -507,6 +520,8 @@ def match_segments(
         Number of K-means segments (k) of each version.
     groups_a, groups_b : sequence of str
         Each version's set-aside groups in label order (``SetAsideRule.groups``).
+    names_a, names_b : sequence of str, optional
+        Each version's segment names by label (one language for both).
 
     Returns
     -------
@@ -520,10 +535,19 @@ def match_segments(
 
     counts = np.asarray(counts)
     core = counts[:n_kmeans_a, :n_kmeans_b]
+    weights = core.astype("float64")
+    if names_a is not None and names_b is not None and core.size:
+        same = np.equal.outer(
+            np.asarray(names_a[:n_kmeans_a], dtype=object), np.asarray(names_b[:n_kmeans_b], dtype=object)
+        )
+        sizes_a, sizes_b = counts[:n_kmeans_a].sum(axis=1, keepdims=True), counts[:, :n_kmeans_b].sum(axis=0)
+        shared = (core >= SAME_NAME_MIN_SHARE * sizes_a) | (core >= SAME_NAME_MIN_SHARE * sizes_b)
+        # A weight above any count total: one more same-name pair outweighs any number of customers.
+        weights = weights + (same & shared & (core > 0)) * (counts.sum() + 1.0)
     pairs: list[tuple[int, int]] = []
     if core.size:
         # Returned in increasing row order: the pairs follow A's labels.
-        for row, column in zip(*linear_sum_assignment(core, maximize=True), strict=True):
+        for row, column in zip(*linear_sum_assignment(weights, maximize=True), strict=True):
             if core[row, column] > 0:
                 pairs.append((int(row), int(column)))
     groups_b = list(groups_b)

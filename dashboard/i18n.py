@@ -293,10 +293,12 @@ TEXT: dict[str, dict[str, str]] = {
     "migration_help": {
         "en": "Each row shows where the customers of a v{a} segment are in v{b}, as a share of the row; "
         "hover a cell for the number of customers. Outlined cells pair each segment with its equivalent: "
+        "the segment of the same name when they share at least a quarter of either's customers, otherwise "
         "the one-to-one pairing that keeps the most customers together.",
         "fr": "Chaque ligne montre où se trouvent dans la v{b} les clients d'un segment de la v{a}, en part de "
         "la ligne\u202f; survolez une case pour le nombre de clients. Les cases encadrées associent chaque "
-        "segment à son équivalent\u202f: l'appariement un à un qui garde le plus de clients ensemble.",
+        "segment à son équivalent\u202f: le segment du même nom quand ils partagent au moins un quart des "
+        "clients de l'un d'eux, sinon l'appariement un à un qui garde le plus de clients ensemble.",
     },
     "migration_unmatched": {
         "en": "No equivalent in v{other}: {names}.",

@@ -599,8 +599,16 @@ class DataStore(param.Parameterized):
             columns=pd.Index([names_b.get(s, str(s)) for s in range(other.n_labels)], name=f"v{other.version}"),
         )
         # The matching takes microseconds (k ≤ 12): computed per call rather than cached with the counts.
+        # Names in one language for both, whatever the page's (the pairing must not change with it).
+        english_a, english_b = model.names("en"), other.names("en")
         rows, columns, n_matched = analysis.match_segments(
-            matrix, model.k, other.k, model.set_aside.groups, other.set_aside.groups
+            matrix,
+            model.k,
+            other.k,
+            model.set_aside.groups,
+            other.set_aside.groups,
+            [english_a.get(s, str(s)) for s in range(model.n_labels)],
+            [english_b.get(s, str(s)) for s in range(other.n_labels)],
         )
         return Migration(
             version_a=str(model.version),

@@ -83,6 +83,29 @@ def test_more_segments_in_a_than_in_b_puts_the_unmatched_row_last() -> None:
     assert analysis.kept_share(counts[np.ix_(rows, columns)], n_matched) == pytest.approx(21 / 24)
 
 
+def test_segments_of_one_name_are_paired_first_when_they_share_enough_customers() -> None:
+    # A's "Active" (row 0, 101 customers) splits into B's "Repeat" (61) and B's "Active" (40, 80 % of
+    # that segment); A's "Lapsed" goes to both too. By counts alone Active→Repeat and Lapsed→Active
+    # keep 61 + 10 = 71 customers, one more than Active→Active and Lapsed→Repeat (40 + 30 = 70); with
+    # the names, "Active" faces "Active".
+    counts = np.array([[61, 40], [30, 10]])
+    names_a, names_b = ["Active", "Lapsed"], ["Repeat", "Active"]
+    assert analysis.match_segments(counts, 2, 2)[1].tolist() == [0, 1]
+    rows, columns, n_matched = analysis.match_segments(counts, 2, 2, names_a=names_a, names_b=names_b)
+    assert (rows.tolist(), columns.tolist(), n_matched) == ([0, 1], [1, 0], 2)
+    # One name but too few shared customers (2 of 101 and of 52: under 25 % of either): counts decide.
+    small = np.array([[99, 2], [1, 50]])
+    same_names = analysis.match_segments(small, 2, 2, names_a=["Active", "Lapsed"], names_b=["Other", "Active"])
+    assert same_names[1].tolist() == [0, 1]
+    # Language does not matter to the function, only equality; set-aside groups still pair by kind.
+    groups = (NET_REFUNDERS,)
+    with_groups = np.array([[61, 40, 0], [30, 10, 0], [0, 0, 5]])
+    rows, columns, n_matched = analysis.match_segments(
+        with_groups, 2, 2, groups, groups, [*names_a, "Net refunders"], [*names_b, "Net refunders"]
+    )
+    assert (rows.tolist(), columns.tolist(), n_matched) == ([0, 1, 2], [1, 0, 2], 3)
+
+
 def test_a_pair_sharing_no_customer_is_no_equivalent() -> None:
     counts = np.array([[4, 0], [3, 0]])  # B's segment 1 is empty on these customers
     rows, columns, n_matched = analysis.match_segments(counts, 2, 2)
