@@ -189,7 +189,7 @@ class LinkedViews(StoreViewer):
                 lambda: pn.pane.HoloViews(
                     self._heatmap(), sizing_mode="stretch_width", linked_axes=False, css_classes=["segment-heatmap"]
                 ),
-                height=120 + 38 * store.model.n_labels,
+                height=heatmap_height(store.model.n_labels),
             ),
             pmui.Typography(t("heatmap_help", lang), variant="caption", margin=(0, 5)),
             sizing_mode="stretch_width",
@@ -442,7 +442,7 @@ class LinkedViews(StoreViewer):
             colorbar=True,
             cformatter=colour_ticks,
             responsive=True,
-            height=70 + 38 * len(names),
+            height=heatmap_height(len(names)),
             xrotation=30,
             tools=["hover"],
             # The z-score as the page writes numbers (Bokeh's own format is English).
@@ -472,6 +472,15 @@ class LinkedViews(StoreViewer):
         names = list(self.store.customers["segment_name"].cat.categories)
         if y in names:
             self.store.segment_filter = [names.index(y)]
+
+
+def heatmap_height(n_rows: int) -> int:
+    """Pixels of the heatmap: a 38 px row per segment and room for the slanted feature names.
+
+    The placeholder shown while it loads has the same height: a taller one left a blank band between
+    the plot and its caption.
+    """
+    return 70 + 38 * n_rows
 
 
 def _deferred(build: object, height: int) -> pn.viewable.Viewable:

@@ -218,3 +218,17 @@ def test_every_tab_is_clean_in_the_console(page: Page, dashboard_url: str, conso
         expect(page.locator(body).first).to_be_visible(timeout=UPDATE_MS)
         step(tab)
     assert seen == [], "\n".join(seen)
+
+
+def test_no_blank_band_under_the_heatmap(page: Page, dashboard_url: str) -> None:
+    # The heatmap's placeholder was 50 px taller than the plot: a blank band above its caption.
+    from dashboard.i18n import t
+
+    open_dashboard(page, dashboard_url)
+    heatmap = page.locator(".segment-heatmap").first
+    heatmap.scroll_into_view_if_needed(timeout=UPDATE_MS)
+    expect(heatmap.locator("canvas").first).to_be_visible(timeout=UPDATE_MS)
+    caption = page.get_by_text(t("heatmap_help", "en"))
+    plot_bottom = heatmap.bounding_box()["y"] + heatmap.bounding_box()["height"]
+    gap = caption.bounding_box()["y"] - plot_bottom
+    assert 0 <= gap <= 16, f"{gap:.0f} px between the heatmap and its caption"
