@@ -6,13 +6,21 @@ per version, the model card's plain words, and a clean console on every tab.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.i18n import fmt_pct
-from tests.browser.conftest import FIRST_LOAD_MS, UPDATE_MS, VIEWPORT, open_dashboard, wait_rows_change
+from tests.browser.conftest import (
+    FIRST_LOAD_MS,
+    UPDATE_MS,
+    VIEWPORT,
+    open_dashboard,
+    served_dashboard,
+    wait_rows_change,
+)
 
 pytestmark = [
     # The served app runs in this process, so ``filterwarnings = error`` reaches the server thread.
@@ -232,3 +240,73 @@ def test_no_blank_band_under_the_heatmap(page: Page, dashboard_url: str) -> None
     plot_bottom = heatmap.bounding_box()["y"] + heatmap.bounding_box()["height"]
     gap = caption.bounding_box()["y"] - plot_bottom
     assert 0 <= gap <= 16, f"{gap:.0f} px between the heatmap and its caption"
+
+
+# --- many segments: the profiles stay readable ---------------------------------------------------------
+
+#: Line breaks inside a word of each element's text, as the browser laid it out: a break not after a
+#: space, a hyphen or a soft hyphen ("internatio|naux", not "relay-|point").
+MID_WORD_BREAKS_JS = """
+(elements) => elements.flatMap((element) => {
+  const text = element.textContent, node = element.firstChild, breaks = [];
+  if (!node || node.nodeType !== Node.TEXT_NODE) return breaks;
+  const range = document.createRange();
+  let top = null;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === " " || text[i] === "\\u00ad") continue;
+    range.setStart(node, i); range.setEnd(node, i + 1);
+    // The last box: the first letter after a soft-hyphen break also gets one for the hyphen shown
+    // at the end of the line before.
+    const boxes = range.getClientRects(), rect = boxes[boxes.length - 1];
+    if (top !== null && rect.top > top + 2 && i > 0 && !" -\\u00ad".includes(text[i - 1])) {
+      breaks.push(text.slice(Math.max(0, i - 6), i) + "|" + text.slice(i, i + 6));
+    }
+    top = rect.top;
+  }
+  return breaks;
+})
+"""
+
+
+@pytest.fixture(scope="module")
+def eight_segments_url(trained_store: Any) -> Iterator[str]:
+    """The dashboard on a k=8 model of generated customers (the most segments the k rule gives)."""
+    from dashboard.testing import FakeRegistry, fit_model
+    from workflow.features import build_features
+    from workflow.synth import generate_shipments
+
+    features = build_features(generate_shipments(1200, 12, seed=4)[0])
+    registry = FakeRegistry()
+    registry.add(fit_model(features, 8, data_path="eight"), aliases=["production"])
+    with served_dashboard(loader=registry.load, lister=registry.list, features_loader=lambda *_: features) as url:
+        yield url
+
+
+@pytest.mark.parametrize("locale", ["en-US", "fr-FR"])
+def test_eight_segments_keep_whole_words_and_list_their_sentences(
+    browser: Browser, eight_segments_url: str, locale: str
+) -> None:
+    context = browser.new_context(viewport=VIEWPORT, locale=locale)
+    page = context.new_page()
+    try:
+        open_dashboard(page, eight_segments_url)
+        table = page.locator(".segment-profiles .profile-table.crowded")
+        expect(table).to_be_visible(timeout=UPDATE_MS)
+        assert page.locator(".segment-profiles tr.sentence").count() == 0
+        expect(page.locator(".segment-profiles dl.sentences .item")).to_have_count(8)
+        names = page.locator(".segment-profiles .profile-table thead th .name")
+        assert names.evaluate_all(MID_WORD_BREAKS_JS) == []
+        # Values keep their arrow on their line ("−64,68 £ ▼", not the arrow under the number).
+        wrapped = page.locator(".segment-profiles .profile-table tbody td").evaluate_all(
+            """cells => cells.filter((cell) => {
+                const arrow = cell.querySelector('.arrow'), range = document.createRange();
+                if (!arrow || !cell.firstChild) return false;
+                range.selectNodeContents(cell.firstChild);
+                return Math.abs(arrow.getBoundingClientRect().bottom - range.getBoundingClientRect().bottom) > 4;
+            }).map((cell) => cell.textContent)"""
+        )
+        assert wrapped == []
+        width, holder = table.evaluate("e => [e.scrollWidth, e.parentElement.clientWidth]")
+        assert width <= holder, f"the profile table is wider than its card: {width} > {holder} px"
+    finally:
+        context.close()
