@@ -107,12 +107,20 @@ class Scored:
             return self._ranges["projection"]
 
     def outside_opening_view(self) -> tuple[int, int]:
-        """How many customers the opening view leaves out, and how many of them are set aside."""
-        (x0, x1), (y0, y1) = self.projection_ranges()
-        x, y = self.coords[:, 0], self.coords[:, 1]
-        outside = (x < x0) | (x > x1) | (y < y0) | (y > y1)
-        aside = 0 if self.k is None else int(np.count_nonzero(outside & (self.labels >= self.k)))
-        return int(np.count_nonzero(outside)), aside
+        """How many customers the opening view leaves out, and how many of them are set aside.
+
+        Counted once per opening view (a pass over every customer, ~10 ms at 1M), for every session.
+        """
+        ranges = self.projection_ranges()
+        with self._lock:
+            cached = self._ranges.get("outside")
+            if cached is None or cached[0] is not ranges:
+                (x0, x1), (y0, y1) = ranges
+                x, y = self.coords[:, 0], self.coords[:, 1]
+                outside = (x < x0) | (x > x1) | (y < y0) | (y > y1)
+                aside = 0 if self.k is None else int(np.count_nonzero(outside & (self.labels >= self.k)))
+                cached = self._ranges["outside"] = (ranges, (int(np.count_nonzero(outside)), aside))
+            return cached[1]
 
     def near(self, x: float, y: float, dx: float, dy: float) -> np.ndarray:
         """Rows of the customers within ``dx`` of ``x`` and ``dy`` of ``y`` on the map, in row order.
