@@ -239,12 +239,13 @@ TEXT: dict[str, dict[str, str]] = {
     "map_axis_plain": {"en": "Map axis {n}", "fr": "Axe {n} de la carte"},
     "map_help": {
         "en": "Each dot is a customer; customers close together behave alike. Along an axis, ↑ marks the "
-        "features that rise and ↓ those that fall; axis 1 carries {share1} of the differences between "
-        "customers, axis 2 {share2}. Drag a box or a lasso to select, scroll to zoom, hover to see who is there.",
+        "features that rise and ↓ those that fall; axis 1 carries {share1} of the differences between the "
+        "segments' customers, axis 2 {share2}. Drag a box or a lasso to select, scroll to zoom, hover to see "
+        "who is there.",
         "fr": "Chaque point est un client\u202f; des clients proches se ressemblent. Le long d'un axe, ↑ marque "
         "les variables qui augmentent et ↓ celles qui diminuent\u202f; l'axe 1 porte {share1} des écarts "
-        "entre clients, l'axe 2 {share2}. Tracez un rectangle ou un lasso pour sélectionner, zoomez à la "
-        "molette, survolez pour voir qui s'y trouve.",
+        "entre les clients des segments, l'axe 2 {share2}. Tracez un rectangle ou un lasso pour sélectionner, "
+        "zoomez à la molette, survolez pour voir qui s'y trouve.",
     },
     "map_outside": {
         "en": "{n} customers lie beyond this view{aside}: zoom out to see them.",

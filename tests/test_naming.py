@@ -243,6 +243,12 @@ def test_set_aside_groups_are_named_by_their_rule_and_described_in_real_units() 
         "Far beyond the rest: 610 orders in the year against 3 for a typical customer, "
         "£48,200 revenue per customer against £656."
     )
+    # A second feature barely above the typical customer (1.5×) is no "far beyond" fact: one fact only.
+    modest = set_aside_profile()
+    modest.loc[5, ["median_monetary", "median_avg_amount"]] = [984.0, 1.0]  # 1.5× £656; below the typical price
+    assert describe(modest).loc[5, "description"] == (
+        "Far beyond the rest: 610 orders in the year against 3 for a typical customer."
+    )
     # Set-aside rows are not segments: the superlatives stay with the K-means segments.
     assert "high-value" in out.loc[3, "name"]
     assert out.loc[1, "name"].startswith("Lapsed")

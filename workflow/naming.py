@@ -249,6 +249,8 @@ SET_ASIDE_NAMES: dict[str, tuple[str, str]] = {
 OTHER_SET_ASIDE_NAME: tuple[str, str] = ("Set-aside accounts", "Comptes mis à part")
 #: Features whose ratio to the overall median says how far beyond the rest an outlier group is.
 OUTLIER_FEATURES: tuple[str, ...] = ("frequency", "monetary", "avg_amount", "avg_weight_kg")
+#: An exceptional account's second fact must be at least this many times the typical customer's.
+FAR_BEYOND = 2.0
 #: Features sentences may report, in the order facts are written (frequency first, as in "12 orders
 #: in the year, last 9 days ago"): the recency fact then reads "last 9 days ago".
 FACT_ORDER: tuple[str, ...] = (
@@ -821,7 +823,11 @@ def _set_aside_sentence(row: pd.Series, rule: str, lang: str, context: _Context)
 
 
 def _outlier_facts(row: pd.Series, lang: str, context: _Context) -> str:
-    """The two features on which the group is furthest beyond the typical customer (ratio of medians)."""
+    """The two features on which the group is furthest beyond the typical customer (ratio of medians).
+
+    The second only when it is at least ``FAR_BEYOND`` times the typical value: "far beyond the rest"
+    does not describe €290 against €189.
+    """
     ratios = []
     for feature in OUTLIER_FEATURES:
         if feature not in context.features:
@@ -830,7 +836,8 @@ def _outlier_facts(row: pd.Series, lang: str, context: _Context) -> str:
         if math.isfinite(value) and math.isfinite(typical) and typical > 0 and value > typical:
             ratios.append((value / typical, feature, value, typical))
     ratios.sort(key=lambda item: -item[0])
-    chosen = sorted(ratios[:MIN_FACTS], key=lambda item: FACT_ORDER.index(item[1]))
+    far = ratios[:1] + [item for item in ratios[1:MIN_FACTS] if item[0] >= FAR_BEYOND]
+    chosen = sorted(far, key=lambda item: FACT_ORDER.index(item[1]))
     text = _TEXT[lang]
     parts = []
     for position, (_, feature, value, typical) in enumerate(chosen):
