@@ -322,10 +322,22 @@ def profile_html(
 
 
 def hyphenated(text: str, lang: str) -> str:
-    """``text`` with soft hyphens (U+00AD) where its long words may break: "inter\u00adna\u00adtio\u00adnaux".
+    """``text`` with soft hyphens (U+00AD) where its long words may break: "in-ter-na-tio-naux".
 
     A soft hyphen is invisible unless the line breaks there, where it shows as "-". Words shorter
     than ``HYPHENATE_FROM`` letters are left whole.
+
+    Parameters
+    ----------
+    text : str
+        A segment name.
+    lang : {"en", "fr"}
+        Its language (Pyphen's British English or French patterns).
+
+    Returns
+    -------
+    str
+        The same text once the soft hyphens are removed.
     """
     dictionary = _dictionary(_HYPHENATION.get(lang, "en_GB"))
     return " ".join(

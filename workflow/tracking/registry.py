@@ -169,6 +169,18 @@ def metric_gate_failures(silhouette: float, stability: float, gates: Gates) -> l
     """The metric gates (overridable) that a silhouette and a stability ARI fail; NaN fails.
 
     ``train`` asks this of the version it has just registered, to say whether ``promote`` will take it.
+
+    Parameters
+    ----------
+    silhouette, stability : float
+        The version's silhouette and stability ARI (NaN when not recorded).
+    gates : Gates
+        The thresholds.
+
+    Returns
+    -------
+    list of GateFailure
+        The silhouette failure then the stability one, each overridable; empty when both pass.
     """
     failures = []
     if not silhouette >= gates.min_silhouette:
