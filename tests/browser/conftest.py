@@ -153,10 +153,26 @@ def served_dashboard(**options: Any) -> Iterator[str]:
         wait_for(url)
         yield url
     finally:
+        _wait_for_pages_to_close(port)
         server.stop()
         # stop() only asks the server's loop to end: wait for it (bounded) before the next test, or
         # before kill_all_servers(), which raises "Thread already stopping" on a thread still stopping.
         server.join(timeout=30)
+
+
+def _wait_for_pages_to_close(port: int, timeout: float = 10.0) -> None:
+    """Let the server on ``port`` see its browser pages go (bounded) before it stops.
+
+    A server stopped while a page's websocket is still open drops the messages it was sending; the
+    dropped sends are reported when collected, as an error of whichever test runs next. Bokeh keeps
+    its connections in ``BokehTornado._clients`` (Bokeh 3.x).
+    """
+    import panel as pn
+
+    servers = [entry[0] for entry in pn.state._servers.values() if getattr(entry[0], "port", None) == port]
+    deadline = time.monotonic() + timeout
+    while servers and servers[0]._tornado._clients and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -308,5 +308,9 @@ def test_eight_segments_keep_whole_words_and_list_their_sentences(
         assert wrapped == []
         width, holder = table.evaluate("e => [e.scrollWidth, e.parentElement.clientWidth]")
         assert width <= holder, f"the profile table is wider than its card: {width} > {holder} px"
+        # The deferred plots drawn before the page closes: a page closed mid-update leaves the server
+        # sends it never makes, which pytest reports in whichever test comes next.
+        expect(page.locator(".projection canvas").first).to_be_visible(timeout=UPDATE_MS)
+        expect(page.locator(".segment-heatmap canvas").first).to_be_attached(timeout=UPDATE_MS)
     finally:
         context.close()
