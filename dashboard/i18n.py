@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 # A true minus (a hyphen is shorter than a plus and reads as a dash): the segment sentences write it too.
-from workflow.naming import MINUS
+from workflow.naming import MINUS, true_minus
 
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -23,7 +23,6 @@ TEXT: dict[str, dict[str, str]] = {
     # Model card
     "model": {"en": "Model", "fr": "Modèle"},
     "version": {"en": "Version", "fr": "Version"},
-    "aliases": {"en": "Aliases", "fr": "Alias"},
     "k": {"en": "Segments (k)", "fr": "Segments (k)"},
     "silhouette": {"en": "Silhouette", "fr": "Silhouette"},
     "stability": {"en": "Stability (ARI)", "fr": "Stabilité (ARI)"},
@@ -123,7 +122,6 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Customers moving from v{a} (rows) to v{b} (columns)",
         "fr": "Clients passant de la v{a} (lignes) à la v{b} (colonnes)",
     },
-    "count": {"en": "Customers", "fr": "Clients"},
     "segments_of": {"en": "Segments of v{version}", "fr": "Segments de la v{version}"},
     # Drift
     "drift_needs_data": {
@@ -559,7 +557,7 @@ def fmt_int(value: float, lang: str) -> str:
     """``12,345`` in English, ``12 345`` in French; negatives with a true minus (``−12``)."""
     if not math.isfinite(value):
         return "–"
-    text = _true_minus(f"{round(value):,}")
+    text = true_minus(f"{round(value):,}")
     return text.replace(",", _NNBSP) if lang == "fr" else text
 
 
@@ -567,15 +565,10 @@ def fmt_float(value: float, lang: str, digits: int = 2) -> str:
     """A decimal number: ``0.41`` in English, ``0,41`` in French; negatives with a true minus (``−0.41``)."""
     if not math.isfinite(value):
         return "–"
-    text = _true_minus(f"{value:,.{digits}f}")
+    text = true_minus(f"{value:,.{digits}f}")
     if lang == "fr":
         return text.replace(",", _NNBSP).replace(".", ",")
     return text
-
-
-def _true_minus(text: str) -> str:
-    # Python writes a hyphen, shorter than a plus and read as a dash in a column of numbers.
-    return MINUS + text[1:] if text.startswith("-") else text
 
 
 def fmt_pct(share: float, lang: str, digits: int = 1) -> str:

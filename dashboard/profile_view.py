@@ -36,7 +36,6 @@ from dashboard.analysis import segment_means
 from dashboard.i18n import MINUS, currency_symbol, feature_label, fmt_float, fmt_int, fmt_money, fmt_pct, t
 from dashboard.palette import segment_colour
 from dashboard.viewer import StoreViewer, units
-from workflow.clustering import transformed_feature_order
 from workflow.features import COUNT_FEATURES, MONEY_FEATURES, SHARE_FEATURES
 from workflow.naming import TRAIT_Z, WHOLE_MONEY_FROM
 from workflow.profiles import segment_medians
@@ -151,15 +150,6 @@ def _describes(logged: pd.DataFrame | None, sizes: np.ndarray, columns: list[str
     return len(logged) == len(sizes) and np.array_equal(logged["size"].to_numpy(dtype="int64"), sizes)
 
 
-def scaled_z_scores(store: object) -> pd.DataFrame:
-    """Labels × features z-scores of every customer shown (whatever the filter), from the store's scaled space."""
-    model, scored = store.model, store.scored
-    means = segment_means(scored.scaled, scored.labels, model.n_labels)
-    table = pd.DataFrame(means, columns=transformed_feature_order(model.pipeline))[model.features]
-    table.index = pd.RangeIndex(model.n_labels, name="segment")
-    return table
-
-
 # --- formats -----------------------------------------------------------------------------------------
 
 
@@ -223,7 +213,7 @@ class SegmentProfiles(StoreViewer):
         model = store.model
         logged = None if store.data_path else model.profile  # logged on the training customers
         profile = segment_profile(
-            store.customers[model.features], scored.labels, model.n_labels, scaled_z_scores(store), logged
+            store.customers[model.features], scored.labels, model.n_labels, store.z_scores(everyone=True), logged
         )
         while len(_PROFILES) >= PROFILE_CACHE_SIZE:
             _PROFILES.pop(next(iter(_PROFILES)))
@@ -337,7 +327,7 @@ def hyphenated(text: str, lang: str) -> str:
     Returns
     -------
     str
-        The same text once the soft hyphens are removed.
+        ``text`` with soft hyphens inserted (removing them gives ``text`` back).
     """
     dictionary = _dictionary(_HYPHENATION.get(lang, "en_GB"))
     return " ".join(

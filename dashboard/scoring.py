@@ -106,6 +106,17 @@ class Scored:
                 )
             return self._ranges["projection"]
 
+    def segment_means(self) -> np.ndarray:
+        """Each label's mean in the scaled space over every customer (labels × features, transformed order).
+
+        One pass over the customers (~0.1 s at 1M), made once and shared by every session: the
+        profiles, the heatmap without a brush and the table's column order all start from it.
+        """
+        with self._lock:
+            if "means" not in self._ranges:
+                self._ranges["means"] = analysis.segment_means(self.scaled, self.labels, self.n_clusters)
+            return self._ranges["means"]
+
     def outside_opening_view(self) -> tuple[int, int]:
         """How many customers the opening view leaves out, and how many of them are set aside.
 

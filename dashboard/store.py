@@ -289,7 +289,7 @@ class DataStore(param.Parameterized):
         versions: list[VersionSummary] = []
         try:
             versions = list(self._lister(self.model_name))
-            model = self._loader(_resolve(self.model_ref, versions), self.model_name)
+            model = self._loader(resolve_ref(self.model_ref, versions), self.model_name)
             features = self._load_customers(model)
             scored = score_customers(model, features)
         except ModelNotFoundError as error:
@@ -535,15 +535,20 @@ class DataStore(param.Parameterized):
                 stats[column] = np.bincount(chosen, weights=frame[feature].to_numpy()[self.selected], minlength=k)
         return stats
 
-    def z_scores(self) -> pd.DataFrame:
-        """Segment × feature z-scores of the brushed customers (of all customers without a brush).
+    def z_scores(self, *, everyone: bool = False) -> pd.DataFrame:
+        """Segment × feature z-scores of the brushed customers (of all customers without a brush, or
+        with ``everyone``).
 
         The z-scores are means in the model's scaled space, the same yardstick as the profile.
         """
         model, scored = self.model, self._scored
         if model is None or scored is None:
             return pd.DataFrame()
-        means = analysis.segment_means(scored.scaled, scored.labels, model.n_labels, self.selected)
+        selected = None if everyone else self.selected
+        if selected is None:
+            means = scored.segment_means()
+        else:
+            means = analysis.segment_means(scored.scaled, scored.labels, model.n_labels, selected)
         order = transformed_feature_order(model.pipeline)
         table = pd.DataFrame(means, columns=order)[model.features]
         table.index = pd.RangeIndex(model.n_labels, name="segment")
@@ -583,7 +588,7 @@ class DataStore(param.Parameterized):
         model = self.model
         if model is None or self._scored is None or self._features is None:
             return Problem("compare", {"ref": ref, "detail": "no model shown"})
-        if _resolve(ref, self.versions) == str(model.version):
+        if resolve_ref(ref, self.versions) == str(model.version):
             # A version against itself says nothing (and its two axes would share one name).
             return Problem("compare", {"ref": ref, "detail": t("compare_itself", self.lang)})
         if ref not in self._migrations:
@@ -624,7 +629,7 @@ class DataStore(param.Parameterized):
     def _compute_migration(self, ref: str) -> tuple[SegmentModel, np.ndarray] | Problem:
         model, scored, features = self.model, self._scored, self._features
         try:
-            other = self._loader(_resolve(ref, self.versions), self.model_name)
+            other = self._loader(resolve_ref(ref, self.versions), self.model_name)
             labels_b = assign_segments(other.pipeline, features, other.set_aside)
         except SegmentsError as error:
             return Problem("compare", {"ref": ref, "detail": _detail(error)})
@@ -667,7 +672,7 @@ class DataStore(param.Parameterized):
             n_current=len(current),
             # The training customers' features count days back from the version's as-of date.
             reference_period=analysis.activity_period(reference, _as_of(reference, model, False)),
-            current_period=analysis.activity_period(current, _as_of(current, model, bool(self.data_path))),
+            current_period=self.activity_period(),
             n_common=int(current.index.isin(reference.index).sum()),
         )
 
@@ -720,7 +725,7 @@ def hold_page() -> Iterator[None]:
         yield
 
 
-def _resolve(ref: str, versions: Sequence[VersionSummary]) -> str:
+def resolve_ref(ref: str, versions: Sequence[VersionSummary]) -> str:
     """The version number of an alias, else ``ref`` unchanged.
 
     An alias is loaded by its version number: the model cache is then keyed by version, and a

@@ -15,7 +15,6 @@ from bokeh.models import (
 from dashboard.export import export_filename
 from dashboard.i18n import MINUS, TEXT, currency_symbol, feature_label, fmt_int, t
 from dashboard.panel_fixes import LiveHTML, PagedTabulator, relabel_choices
-from dashboard.profile_view import scaled_z_scores
 from dashboard.store import DataStore
 from dashboard.viewer import StoreViewer, units
 from workflow.features import SHARE_FEATURES
@@ -256,7 +255,7 @@ def kmeans_z(store: DataStore) -> pd.DataFrame:
     extreme by construction)."""
     if store.model is None or store.scored is None:
         return pd.DataFrame()
-    return scaled_z_scores(store).iloc[: store.model.k]
+    return store.z_scores(everyone=True).iloc[: store.model.k]
 
 
 def column_title(feature: str, lang: str, *, currency: str = "EUR", orders: bool = False) -> str:

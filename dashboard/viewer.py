@@ -15,7 +15,7 @@ import panel_material_ui as pmui
 import param
 
 from dashboard.i18n import t
-from dashboard.store import DataStore, Problem
+from dashboard.store import DataStore, Problem, resolve_ref
 
 #: Font sizes of every plot's title, axis labels and ticks.
 PLOT_FONT = {"title": "11pt", "labels": "10pt", "xticks": "9pt", "yticks": "9pt"}
@@ -89,7 +89,4 @@ def version_options(store: DataStore) -> dict[str, str]:
 
 def picked_version(store: DataStore) -> str:
     """The entry of :func:`version_options` for the ref shown: its version number, or the ref itself."""
-    for summary in store.versions:
-        if store.model_ref == str(summary.version) or store.model_ref in summary.aliases:
-            return str(summary.version)
-    return store.model_ref
+    return resolve_ref(store.model_ref, store.versions)

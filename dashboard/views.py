@@ -16,11 +16,11 @@ import panel_material_ui as pmui
 import param
 
 from dashboard.export import export_filename
-from dashboard.i18n import fmt_float, fmt_int, fmt_money_short, fmt_pct, recommendation_text, t
+from dashboard.i18n import fmt_float, fmt_int, fmt_money, fmt_money_short, fmt_pct, recommendation_text, t
 from dashboard.linked_views import LinkedViews
 from dashboard.palette import segment_colour
 from dashboard.panel_fixes import LiveHTML, relabel_tabs, tab_bar_only
-from dashboard.profile_view import SegmentProfiles, fmt_signed_money
+from dashboard.profile_view import SegmentProfiles
 from dashboard.store import DataStore, Problem
 from dashboard.table_view import CustomerTable
 from dashboard.version_views import CompareVersions, DriftView
@@ -354,7 +354,7 @@ class SegmentKPIs(StoreViewer):
                 f"{fmt_pct(row['revenue_share'], lang)} {t('kpi_of_revenue', lang)}</div>"
             )
             if row["customers"]:
-                per_customer = fmt_signed_money(row["revenue"] / row["customers"], lang, units(self.store)["currency"])
+                per_customer = fmt_money(row["revenue"] / row["customers"], lang, units(self.store)["currency"])
                 lines.append(f'<div class="kpi-line">{t("kpi_per_customer", lang, money=per_customer)}</div>')
         if "shipments" in row:
             lines.append(

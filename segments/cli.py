@@ -285,7 +285,8 @@ def _prepare(settings):
 def _print_trained(training) -> None:
     """What ``train`` ends with: the sweep, the sentence, the registered segments, the next step."""
     sweep, recommendation, result = training.sweep, training.recommendation, training.result
-    _print_sweep(sweep.table(), recommendation.k, result.k)
+    table = sweep.table()
+    _print_sweep(table, recommendation.k, result.k)
     console.print(f"[bold]Recommendation:[/] {recommendation.reason}")
     if sweep.silhouette_sample_size < sweep.n_clustered:
         console.print(f"(silhouette on a seeded sample of {sweep.silhouette_sample_size:,} customers)")
@@ -296,7 +297,7 @@ def _print_trained(training) -> None:
     )
     from workflow.tracking import Gates, metric_gate_failures
 
-    metrics = sweep.table().loc[result.k]
+    metrics = table.loc[result.k]
     failures = metric_gate_failures(float(metrics["silhouette"]), float(metrics["stability_ari"]), Gates())
     if failures:
         # Said now rather than at the promotion: whoever trains decides whether to re-train or to force.

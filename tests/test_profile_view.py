@@ -126,7 +126,7 @@ def test_marks_need_a_large_z_and_the_same_side_as_the_values(tiny_registry: Fak
 def test_the_logged_profile_is_reused_only_for_the_same_customers(tiny_registry: FakeRegistry) -> None:
     store = tiny_store(tiny_registry)
     a, _b = group_labels(store)
-    labels, z = store.scored.labels, profile_view.scaled_z_scores(store)
+    labels, z = store.scored.labels, store.z_scores(everyone=True)
     computed = segment_profile(TINY, labels, 2, z)
     logged = store.model.profile.copy()
     assert logged.loc[a, "median_monetary"] == 2500.0  # what build_profile logged

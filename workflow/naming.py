@@ -93,6 +93,9 @@ MAX_FACTS = 3
 MIN_FACTS = 2
 #: Money at or above this is shown without cents: "£310", but "€31.50".
 WHOLE_MONEY_FROM = 100.0
+#: U+2212 for negative amounts: Babel and Python write a hyphen, shorter than a plus and read as a
+#: dash. The dashboard writes it too.
+MINUS = "\u2212"
 _DAYS_PER_MONTH = 365.25 / 12
 
 
@@ -908,7 +911,7 @@ def _money(value: float, lang: str, currency: str | None) -> str:
     # Cents matter on small amounts only ("€31.50 per shipment"), and not when there are none ("£90").
     whole = abs(value) >= WHOLE_MONEY_FROM or _round_half_up(value, 2).is_integer()
     if currency is None:
-        return _true_minus(format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=lang))
+        return true_minus(format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=lang))
     if whole:
         pattern = _locale(lang).currency_formats["standard"].pattern
         text = format_currency(
@@ -918,14 +921,11 @@ def _money(value: float, lang: str, currency: str | None) -> str:
         text = format_currency(value, currency, locale=lang)
     if lang == "fr" and currency in _FRENCH_SYMBOLS:
         text = text.replace(*_FRENCH_SYMBOLS[currency])
-    return _true_minus(text)
+    return true_minus(text)
 
 
-#: U+2212: Babel writes a hyphen, shorter than a plus and read as a dash; the dashboard writes this too.
-MINUS = "\u2212"
-
-
-def _true_minus(text: str) -> str:
+def true_minus(text: str) -> str:
+    """``text`` with a leading hyphen-minus made a true minus: "-£901" → "−£901" (else unchanged)."""
     return MINUS + text[1:] if text.startswith("-") else text
 
 
